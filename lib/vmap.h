@@ -3,9 +3,7 @@
 // maps memory, so the trees can be tested on any range.
 //
 // Every address of the space is in exactly one of:
-//  - the free tree: free areas, sorted by va_start, augmented with each
-//    subtree's largest free size (subtree_max_size), and also chained in
-//    address order (prev/next) so a free finds its neighbours in O(1);
+//  - the free tree (free_tree.h): free areas, lowest fit in O(log n);
 //  - the busy tree: live areas, sorted by va_start;
 //  - neither, between unlink_busy() and free_area() (the lazy-purge window of
 //    the layer above).
@@ -17,25 +15,10 @@
 #include <mutex>
 #include <string>
 
-#include "meta.h"
+#include "free_tree.h"
 #include "rbtree.h"
 
 namespace uvm {
-
-struct vmap_area {
-  uintptr_t va_start;
-  uintptr_t va_end;
-  rb_node rb;  // in the free tree or the busy tree
-  // Free areas: address-ordered neighbours. Busy areas: unused.
-  vmap_area* prev;
-  vmap_area* next;
-  // Free areas: largest va_end - va_start in this node's subtree.
-  uintptr_t subtree_max_size;
-  // Busy areas: the record of the layer above (vm_struct), or null.
-  void* vm;
-
-  size_t size() const { return va_end - va_start; }
-};
 
 struct vmap_stats {
   size_t busy_areas;
@@ -66,6 +49,10 @@ class VmSpace {
   int alloc(size_t size, size_t align, vmap_area** out) {
     return alloc(size, align, start_, end_, out);
   }
+
+  // Take exactly [start, start + size) (page aligned) if it is all free, e.g.
+  // to grow an area in place. The result is linked in the busy tree.
+  int alloc_fixed(uintptr_t start, size_t size, vmap_area** out);
 
   // Take the busy area starting at `addr` out of the busy tree. The area is
   // then in neither tree until free_area(). Returns UVM_ENOTALLOC,
@@ -103,10 +90,7 @@ class VmSpace {
   std::string check(bool expect_tiled = true) const;
 
  private:
-  vmap_area* find_lowest_match(size_t size, size_t align, uintptr_t vstart) const;
-  int clip(vmap_area* va, uintptr_t nva_start, size_t size);
-  void insert_free_after(vmap_area* va, vmap_area* lva);
-  void erase_free(vmap_area* va);
+  int link_busy(uintptr_t start, size_t size, vmap_area* busy, vmap_area** out);
   void insert_busy(vmap_area* va);
   vmap_area* find_busy_locked(uintptr_t addr) const;
 
@@ -114,18 +98,13 @@ class VmSpace {
   uintptr_t end_ = 0;
   bool reserved_ = false;  // start_..end_ was mapped by reserve()
 
-  mutable std::mutex free_lock_;  // free tree and free list
-  rb_root free_root_;
-  vmap_area* free_head_ = nullptr;
-  size_t free_areas_ = 0;
+  mutable std::mutex free_lock_;  // the free tree
+  FreeAreaTree free_;
 
   mutable std::mutex busy_lock_;  // busy tree
   rb_root busy_root_;
   size_t busy_areas_ = 0;
   size_t busy_bytes_ = 0;
 };
-
-// Node cache shared by every VmSpace (the kernel's vmap_area_cachep).
-kmem_cache_of<vmap_area>& vmap_area_cache();
 
 }  // namespace uvm

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Installs what uvmalloc needs from Debian's packages when it is missing.
+# Idempotent; prints nothing when everything is already there.
+set -euo pipefail
+
+pkgs=(
+  cmake ninja-build g++ clang clang-format pkg-config binutils
+  liburing-dev libgtest-dev googletest libbenchmark-dev
+  libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
+  zstd xz-utils sqlite3 python3
+)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
+done
+((${#missing[@]} == 0)) && exit 0
+
+sudo=""
+[ "$(id -u)" -eq 0 ] || sudo="sudo"
+echo "setup: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
