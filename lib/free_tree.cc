@@ -8,9 +8,13 @@
 namespace uvm {
 namespace {
 
-vmap_area* va_of(rb_node* n) { return n == nullptr ? nullptr : rb_entry(n, vmap_area, rb); }
+vmap_area* va_of(rb_node* n) {
+  return n == nullptr ? nullptr : rb_entry(n, vmap_area, rb);
+}
 
-uintptr_t subtree_max(rb_node* n) { return n == nullptr ? 0 : va_of(n)->subtree_max_size; }
+uintptr_t subtree_max(rb_node* n) {
+  return n == nullptr ? 0 : va_of(n)->subtree_max_size;
+}
 
 void update_subtree_max(rb_node* n) {
   vmap_area* va = va_of(n);
@@ -45,7 +49,13 @@ FreeAreaTree::~FreeAreaTree() {
   }
 }
 
-size_t FreeAreaTree::largest() const { return subtree_max(root_.node); }
+size_t FreeAreaTree::largest() const {
+  return subtree_max(root_.node);
+}
+
+vmap_area* FreeAreaTree::last() const {
+  return va_of(rb_last(&root_));
+}
 
 // The descent of the kernel's find_vmap_lowest_match(): go left while the left
 // subtree may hold a fit above vstart; otherwise try this node, then the right

@@ -57,6 +57,7 @@ class FreeAreaTree {
   void erase(vmap_area* va);
 
   vmap_area* first() const { return head_; }
+  vmap_area* last() const;
   size_t count() const { return count_; }
   size_t bytes() const { return bytes_; }
   size_t largest() const;

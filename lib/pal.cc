@@ -1,13 +1,22 @@
 #include "pal.h"
 
+#include <fcntl.h>
+#include <linux/falloc.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
 
 namespace uvm::pal {
 
-bool page_size_ok() { return sysconf(_SC_PAGESIZE) == static_cast<long>(kPageSize); }
+bool page_size_ok() {
+  return sysconf(_SC_PAGESIZE) == static_cast<long>(kPageSize);
+}
 
 void* reserve(size_t size, size_t align) {
   if (align < kPageSize) align = kPageSize;
@@ -31,6 +40,115 @@ void* map_anon(size_t size) {
   return p == MAP_FAILED ? nullptr : p;
 }
 
-int unmap(void* addr, size_t size) { return munmap(addr, size) == 0 ? 0 : -errno; }
+int unmap(void* addr, size_t size) {
+  return munmap(addr, size) == 0 ? 0 : -errno;
+}
+
+int page_file_create(const char* name) {
+  int fd = memfd_create(name, MFD_CLOEXEC);
+  if (fd >= 0) return fd;
+  int err = errno;
+  // seccomp or an old kernel: an unlinked tmpfs file behaves the same.
+  fd = open("/dev/shm", O_TMPFILE | O_RDWR | O_CLOEXEC | O_EXCL, 0600);
+  if (fd >= 0) return fd;
+  char path[] = "/dev/shm/uvmalloc-XXXXXX";
+  fd = mkostemp(path, O_CLOEXEC);
+  if (fd < 0) return -err;
+  unlink(path);
+  return fd;
+}
+
+int file_set_size(int fd, size_t size) {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && size > rl.rlim_cur)
+    return -EFBIG;
+  return ftruncate(fd, static_cast<off_t>(size)) == 0 ? 0 : -errno;
+}
+
+int file_alloc(int fd, size_t off, size_t len) {
+  return fallocate(fd, 0, static_cast<off_t>(off), static_cast<off_t>(len)) == 0 ? 0 : -errno;
+}
+
+int file_punch(int fd, size_t off, size_t len) {
+  int mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+  return fallocate(fd, mode, static_cast<off_t>(off), static_cast<off_t>(len)) == 0 ? 0 : -errno;
+}
+
+size_t file_allocated(int fd) {
+  struct stat st;
+  return fstat(fd, &st) == 0 ? static_cast<size_t>(st.st_blocks) * 512 : 0;
+}
+
+int map_file_fixed(void* addr, size_t len, int fd, size_t off, bool populate) {
+  int flags = MAP_SHARED | MAP_FIXED | (populate ? MAP_POPULATE : 0);
+  void* p = mmap(addr, len, PROT_READ | PROT_WRITE, flags, fd, static_cast<off_t>(off));
+  return p == MAP_FAILED ? -errno : 0;
+}
+
+int map_none_fixed(void* addr, size_t len) {
+  // Same flags as reserve(), so the kernel can merge it back into one VMA.
+  void* p =
+      mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);
+  return p == MAP_FAILED ? -errno : 0;
+}
+
+int advise_hugepage(void* addr, size_t len) {
+  return madvise(addr, len, MADV_HUGEPAGE) == 0 ? 0 : -errno;
+}
+
+namespace {
+
+long read_long(const char* path, long fallback) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fallback;
+  char buf[32];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return fallback;
+  buf[n] = 0;
+  return strtol(buf, nullptr, 10);
+}
+
+}  // namespace
+
+long max_map_count() {
+  return read_long("/proc/sys/vm/max_map_count", 65530);
+}
+
+long count_vmas() {
+  int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  char buf[8192];
+  long lines = 0;
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0)
+    for (ssize_t i = 0; i < n; ++i) lines += buf[i] == '\n';
+  close(fd);
+  return lines;
+}
+
+const char* shmem_thp_mode() {
+  static char mode[32];
+  int fd = open("/sys/kernel/mm/transparent_hugepage/shmem_enabled", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return "";
+  char buf[128];
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return "";
+  buf[n] = 0;
+  // The active mode is the one in brackets: "always within_size [never] ...".
+  char* open_br = strchr(buf, '[');
+  char* close_br = open_br ? strchr(open_br, ']') : nullptr;
+  if (close_br == nullptr) return "";
+  size_t len = static_cast<size_t>(close_br - open_br - 1);
+  if (len >= sizeof mode) len = sizeof mode - 1;
+  memcpy(mode, open_br + 1, len);
+  mode[len] = 0;
+  return mode;
+}
+
+long hugetlb_pages() {
+  return read_long("/proc/sys/vm/nr_hugepages", 0);
+}
 
 }  // namespace uvm::pal

@@ -21,4 +21,36 @@ void* reserve(size_t size, size_t align);
 void* map_anon(size_t size);
 int unmap(void* addr, size_t size);
 
+// The memfd whose offsets are uvmalloc's physical pages: memfd_create with
+// MFD_CLOEXEC, or an unlinked file in /dev/shm where memfd_create is refused.
+// Returns the descriptor or -errno.
+int page_file_create(const char* name);
+// Grow the file to `size` bytes. Refused with -EFBIG, before the kernel would
+// raise SIGXFSZ, when RLIMIT_FSIZE is lower.
+int file_set_size(int fd, size_t size);
+// Allocate the pages of [off, off + len) (fallocate mode 0).
+int file_alloc(int fd, size_t off, size_t len);
+// Free the pages of [off, off + len) (PUNCH_HOLE|KEEP_SIZE): the only way to
+// hand memfd memory back; MADV_DONTNEED only drops the mapping.
+int file_punch(int fd, size_t off, size_t len);
+// Bytes the file really holds (st_blocks).
+size_t file_allocated(int fd);
+
+// Map file pages read-write at `addr` over part of the reservation
+// (MAP_FIXED|MAP_SHARED); `populate` prefaults pages that already exist.
+int map_file_fixed(void* addr, size_t len, int fd, size_t off, bool populate);
+// Put PROT_NONE reservation back over [addr, addr + len) without ever leaving
+// a hole another mmap could take.
+int map_none_fixed(void* addr, size_t len);
+int advise_hugepage(void* addr, size_t len);
+
+// vm.max_map_count, and the number of VMAs this process has now.
+long max_map_count();
+long count_vmas();
+// Shared-memory THP mode from /sys/kernel/mm/transparent_hugepage/shmem_enabled
+// ("always", "within_size", "advise", "never", ...), or "" if unreadable.
+const char* shmem_thp_mode();
+// Huge pages reserved in the hugetlb pool (/proc/sys/vm/nr_hugepages).
+long hugetlb_pages();
+
 }  // namespace uvm::pal

@@ -6,7 +6,9 @@
 namespace uvm {
 namespace {
 
-bool is_black(const rb_node* n) { return n == nullptr || n->color == RB_BLACK; }
+bool is_black(const rb_node* n) {
+  return n == nullptr || n->color == RB_BLACK;
+}
 
 void update(const rb_augment* aug, rb_node* n) {
   if (aug != nullptr) aug->update(n);

@@ -8,9 +8,13 @@
 namespace uvm {
 namespace {
 
-vmap_area* va_of(rb_node* n) { return n == nullptr ? nullptr : rb_entry(n, vmap_area, rb); }
+vmap_area* va_of(rb_node* n) {
+  return n == nullptr ? nullptr : rb_entry(n, vmap_area, rb);
+}
 
-bool is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
+bool is_pow2(size_t x) {
+  return x != 0 && (x & (x - 1)) == 0;
+}
 
 }  // namespace
 
@@ -74,8 +78,7 @@ int VmSpace::link_busy(uintptr_t start, size_t size, vmap_area* busy, vmap_area*
   return UVM_OK;
 }
 
-int VmSpace::alloc(size_t size, size_t align, uintptr_t vstart, uintptr_t vend,
-                   vmap_area** out) {
+int VmSpace::alloc(size_t size, size_t align, uintptr_t vstart, uintptr_t vend, vmap_area** out) {
   *out = nullptr;
   if (size == 0 || !is_pow2(align)) return UVM_EINVAL;
   size_t rounded = (size + pal::kPageSize - 1) & ~(pal::kPageSize - 1);
@@ -134,6 +137,25 @@ vmap_area* VmSpace::find_busy_locked(uintptr_t addr) const {
       return va;
   }
   return nullptr;
+}
+
+rb_node* VmSpace::lower_bound_locked(uintptr_t addr) const {
+  rb_node* n = busy_root_.node;
+  rb_node* best = nullptr;
+  while (n != nullptr) {
+    if (va_of(n)->va_start >= addr) {
+      best = n;
+      n = n->left;
+    } else {
+      n = n->right;
+    }
+  }
+  return best;
+}
+
+void VmSpace::relink_busy(vmap_area* va) {
+  std::lock_guard<std::mutex> g(busy_lock_);
+  insert_busy(va);
 }
 
 vmap_area* VmSpace::find(uintptr_t addr) const {

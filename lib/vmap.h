@@ -75,13 +75,21 @@ class VmSpace {
   size_t size() const { return end_ - start_; }
   vmap_stats stats() const;
 
-  // Visit busy areas in address order under the busy lock; `fn` must not
-  // call back into this VmSpace.
+  // Put an area taken by unlink_busy() back in the busy tree as it was.
+  void relink_busy(vmap_area* va);
+
+  // Call fn(area) for busy areas starting at or above `from`, in address
+  // order, under the busy lock, while fn returns true. Returns the va_start of
+  // the last area visited plus one, or 0 when the end was reached. `fn` must
+  // not call back into this VmSpace.
   template <typename Fn>
-  void for_each_busy(Fn&& fn) const {
+  uintptr_t for_each_busy_from(uintptr_t from, Fn&& fn) const {
     std::lock_guard<std::mutex> g(busy_lock_);
-    for (rb_node* n = rb_first(&busy_root_); n != nullptr; n = rb_next(n))
-      fn(*rb_entry(n, vmap_area, rb));
+    for (rb_node* n = lower_bound_locked(from); n != nullptr; n = rb_next(n)) {
+      const vmap_area& va = *rb_entry(n, vmap_area, rb);
+      if (!fn(va)) return va.va_start + 1;
+    }
+    return 0;
   }
 
   // Check every invariant (tree shape, order, subtree_max_size, list, merging,
@@ -93,6 +101,7 @@ class VmSpace {
   int link_busy(uintptr_t start, size_t size, vmap_area* busy, vmap_area** out);
   void insert_busy(vmap_area* va);
   vmap_area* find_busy_locked(uintptr_t addr) const;
+  rb_node* lower_bound_locked(uintptr_t addr) const;
 
   uintptr_t start_ = 0;
   uintptr_t end_ = 0;

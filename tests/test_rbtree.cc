@@ -19,8 +19,12 @@ struct item {
   rb_node rb;
 };
 
-item* item_of(rb_node* n) { return rb_entry(n, item, rb); }
-int smax(rb_node* n) { return n == nullptr ? -1 : item_of(n)->subtree_max; }
+item* item_of(rb_node* n) {
+  return rb_entry(n, item, rb);
+}
+int smax(rb_node* n) {
+  return n == nullptr ? -1 : item_of(n)->subtree_max;
+}
 void update(rb_node* n) {
   item* it = item_of(n);
   it->subtree_max = std::max({it->value, smax(n->left), smax(n->right)});

@@ -128,7 +128,7 @@ TEST_F(VmapTest, FreeMergesWithBothNeighbours) {
   ASSERT_EQ(vs.free(a), UVM_OK);
   ASSERT_EQ(vs.free(c), UVM_OK);
   EXPECT_EQ(vs.stats().free_areas, 3u);  // a, c, the tail
-  ASSERT_EQ(vs.free(b), UVM_OK);          // joins a and c
+  ASSERT_EQ(vs.free(b), UVM_OK);         // joins a and c
   EXPECT_EQ(vs.stats().free_areas, 2u);
   EXPECT_EQ(alloc(3 * P), a);
 }

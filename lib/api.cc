@@ -1,0 +1,250 @@
+// The public C API: one process-wide Vmalloc, created on first use with the
+// settings of uvm_configure() calls and then UVMALLOC_CONF.
+#include <dlfcn.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <cerrno>
+#include <cstring>
+#include <mutex>
+#include <new>
+
+#include "api_internal.h"
+#include "pal.h"
+#include "uvmalloc/uvmalloc.h"
+#include "vmalloc.h"
+
+namespace uvm {
+namespace {
+
+alignas(Vmalloc) unsigned char g_storage[sizeof(Vmalloc)];
+std::atomic<Vmalloc*> g_vm{nullptr};
+std::atomic<bool> g_failed{false};
+std::mutex g_init_lock;
+vm_config g_cfg;  // settings before init
+
+void warn(const char* msg) {
+  // stderr directly: stdio may allocate, and we may be under a malloc shim.
+  size_t len = strlen(msg);
+  if (write(2, msg, len) < 0 || write(2, "\n", 1) < 0) return;
+}
+
+void print_at_exit() {
+  uvm_stats_print(stderr);
+  uvm_vmalloc_info(stderr);
+}
+
+int to_errno(int status) {
+  return status == UVM_EINVAL ? EINVAL : ENOMEM;
+}
+
+void* do_alloc(size_t size, size_t align, unsigned flags, const void* caller) {
+  Vmalloc* vm = instance();
+  if (vm == nullptr) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  int status;
+  void* p = vm->alloc(size, align, flags, caller, &status);
+  if (p == nullptr) errno = to_errno(status);
+  return p;
+}
+
+void describe_caller(const void* caller, char* buf, size_t len) {
+  Dl_info dl;
+  if (caller != nullptr && dladdr(caller, &dl) != 0 && dl.dli_sname != nullptr)
+    snprintf(buf, len, "%s+0x%lx", dl.dli_sname,
+             static_cast<unsigned long>(reinterpret_cast<uintptr_t>(caller) -
+                                        reinterpret_cast<uintptr_t>(dl.dli_saddr)));
+  else
+    snprintf(buf, len, "%p", caller);
+}
+
+}  // namespace
+
+Vmalloc* instance() {
+  Vmalloc* vm = g_vm.load(std::memory_order_acquire);
+  if (vm != nullptr || g_failed.load(std::memory_order_relaxed)) return vm;
+  std::lock_guard<std::mutex> g(g_init_lock);
+  vm = g_vm.load(std::memory_order_relaxed);
+  if (vm != nullptr || g_failed) return vm;
+  vm_config cfg = g_cfg;
+  if (const char* env = secure_getenv("UVMALLOC_CONF")) parse_config(env, &cfg, warn);
+  vm = new (g_storage) Vmalloc;
+  if (vm->init(cfg) != UVM_OK) {
+    warn(
+        "uvmalloc: cannot reserve the vmalloc space or create the page memfd; "
+        "uvm_vmalloc will fail with ENOMEM");
+    g_failed = true;
+    return nullptr;  // the object is left as is: never used, never destroyed
+  }
+  if (cfg.stats_at_exit) atexit(print_at_exit);
+  g_vm.store(vm, std::memory_order_release);
+  return vm;
+}
+
+Vmalloc* instance_if_ready() {
+  return g_vm.load(std::memory_order_acquire);
+}
+
+void report_bad_pointer(const char* call, const void* p, int status) {
+  char line[512];
+  char caller[256];
+  uvm_area area;
+  int rc = uvm_find_vm_area(p, &area);
+  if (rc == UVM_EINTERIOR) {
+    describe_caller(area.caller, caller, sizeof caller);
+    snprintf(line, sizeof line,
+             "uvmalloc: %s(%p): pointer into the middle of an allocation: %zu bytes into "
+             "the area %p-%p (size %zu) allocated at %s",
+             call, p,
+             static_cast<size_t>(static_cast<const char*>(p) - static_cast<char*>(area.addr)),
+             area.addr, static_cast<void*>(static_cast<char*>(area.addr) + area.size), area.size,
+             caller);
+  } else {
+    snprintf(line, sizeof line, "uvmalloc: %s(%p): %s", call, p, uvm_strerror(status));
+  }
+  warn(line);
+  Vmalloc* vm = instance_if_ready();
+  if (vm == nullptr || vm->config().abort_on_bad_free) abort();
+}
+
+}  // namespace uvm
+
+using uvm::do_alloc;
+
+extern "C" {
+
+__attribute__((noinline)) void* uvm_vmalloc(size_t size) {
+  return do_alloc(size, 1, 0, __builtin_return_address(0));
+}
+
+__attribute__((noinline)) void* uvm_vzalloc(size_t size) {
+  return do_alloc(size, 1, uvm::VM_ZERO, __builtin_return_address(0));
+}
+
+__attribute__((noinline)) void* uvm_vmalloc_align(size_t size, size_t align) {
+  return do_alloc(size, align, 0, __builtin_return_address(0));
+}
+
+__attribute__((noinline)) void* uvm_vcalloc(size_t n, size_t size) {
+  size_t bytes;
+  if (__builtin_mul_overflow(n, size, &bytes)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  return do_alloc(bytes, 1, uvm::VM_ZERO, __builtin_return_address(0));
+}
+
+int uvm_vfree_status(void* p) {
+  if (p == nullptr) return UVM_OK;
+  uvm::Vmalloc* vm = uvm::instance_if_ready();
+  if (vm == nullptr) return UVM_EFOREIGN;
+  return vm->free(p);
+}
+
+void uvm_vfree(void* p) {
+  int rc = uvm_vfree_status(p);
+  if (rc != UVM_OK) uvm::report_bad_pointer("uvm_vfree", p, rc);
+}
+
+int uvm_is_vmalloc_addr(const void* p) {
+  uvm::Vmalloc* vm = uvm::instance_if_ready();
+  return vm != nullptr && vm->contains(p);
+}
+
+int uvm_find_vm_area(const void* p, struct uvm_area* area) {
+  uvm::Vmalloc* vm = uvm::instance_if_ready();
+  if (vm == nullptr) return UVM_EFOREIGN;
+  uvm::vm_struct s{};
+  int rc = vm->find(p, &s);
+  if ((rc == UVM_OK || rc == UVM_EINTERIOR) && area != nullptr) {
+    area->addr = reinterpret_cast<void*>(s.addr);
+    area->size = s.size;
+    area->requested = s.requested;
+    area->pages = s.size / uvm::pal::kPageSize;
+    area->caller = s.caller;
+  }
+  return rc;
+}
+
+size_t uvm_vmalloc_size(const void* p) {
+  uvm_area a;
+  return uvm_find_vm_area(p, &a) == UVM_OK ? a.size : 0;
+}
+
+void uvm_vmalloc_info(FILE* out) {
+  if (uvm::Vmalloc* vm = uvm::instance_if_ready()) vm->info(out);
+}
+
+int uvm_stats(struct uvm_stats* out) {
+  memset(out, 0, sizeof *out);
+  uvm::Vmalloc* vm = uvm::instance_if_ready();
+  if (vm == nullptr) return UVM_OK;  // nothing allocated yet
+  uvm::vm_stats s = vm->stats();
+  uvm::pool_stats p = vm->pool();
+  out->reserved = s.reserved;
+  out->mapped = s.mapped;
+  out->lazy = s.lazy;
+  out->committed = vm->committed();
+  out->in_use = p.in_use;
+  out->pooled = p.pooled;
+  out->released = p.released;
+  out->refilled = p.refilled;
+  out->areas = s.areas;
+  out->vmas = s.vmas;
+  out->vma_limit = s.vma_limit;
+  out->allocs = s.allocs;
+  out->frees = s.frees;
+  out->reused = s.reused;
+  out->warm_hits = p.warm_hits;
+  out->cold_allocs = p.cold_allocs;
+  out->purges = s.purges;
+  out->purged_areas = s.purged_areas;
+  // A reuse skips the mmap of the pages and the mmap of PROT_NONE back; a
+  // purge call that covers k areas saves k - 1 calls.
+  out->syscalls_saved = 2 * s.reused + (s.purged_areas - s.purge_calls);
+  out->vma_refusals = s.vma_refusals;
+  out->async = p.async;
+  return UVM_OK;
+}
+
+void uvm_stats_print(FILE* out) {
+  struct uvm_stats s;
+  uvm_stats(&s);
+  auto mib = [](size_t b) { return static_cast<double>(b) / (1 << 20); };
+  fprintf(out,
+          "uvmalloc stats:\n"
+          "  reserved      %12.1f MiB\n"
+          "  mapped        %12.1f MiB (lazy, awaiting purge: %.1f MiB)\n"
+          "  committed     %12.1f MiB (in use %.1f, pooled %.1f)\n"
+          "  released      %12.1f MiB (refilled ahead: %.1f MiB, io_uring: %s)\n"
+          "  areas         %12zu (allocs %zu, frees %zu)\n"
+          "  vmas          %12zu of %zu (refusals %zu)\n"
+          "  reused        %12zu (warm %zu, cold %zu)\n"
+          "  purges        %12zu (%zu areas)\n"
+          "  syscalls saved%12zu\n",
+          mib(s.reserved), mib(s.mapped), mib(s.lazy), mib(s.committed), mib(s.in_use),
+          mib(s.pooled), mib(s.released), mib(s.refilled), s.async ? "yes" : "no", s.areas,
+          s.allocs, s.frees, s.vmas, s.vma_limit, s.vma_refusals, s.reused, s.warm_hits,
+          s.cold_allocs, s.purges, s.purged_areas, s.syscalls_saved);
+}
+
+int uvm_configure(const char* conf) {
+  std::lock_guard<std::mutex> g(uvm::g_init_lock);
+  uvm::Vmalloc* vm = uvm::g_vm.load();
+  uvm::vm_config cfg = vm != nullptr ? vm->config() : uvm::g_cfg;
+  int bad = uvm::parse_config(conf, &cfg, uvm::warn);
+  if (vm != nullptr)
+    vm->configure(cfg);
+  else
+    uvm::g_cfg = cfg;
+  return bad == 0 ? UVM_OK : UVM_EINVAL;
+}
+
+void uvm_purge(void) {
+  if (uvm::Vmalloc* vm = uvm::instance_if_ready()) vm->purge_all();
+}
+
+}  // extern "C"

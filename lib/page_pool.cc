@@ -1,0 +1,265 @@
+#include "page_pool.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <ctime>
+
+#include "pal.h"
+#include "uvmalloc/uvmalloc.h"
+
+namespace uvm {
+namespace {
+
+constexpr size_t P = pal::kPageSize;
+constexpr size_t kRefillChunk = size_t{16} << 20;
+constexpr size_t kGrowStep = size_t{1} << 30;  // file size grows in sparse 1 GiB steps
+
+// An io_uring tag: the operation and the run, in pages.
+uint64_t make_tag(pal::file_op op, size_t off, size_t len) {
+  return (uint64_t{op == pal::file_op::punch} << 63) | (uint64_t{off / P} << 32) | (len / P);
+}
+pal::file_op tag_op(uint64_t tag) {
+  return tag >> 63 ? pal::file_op::punch : pal::file_op::alloc;
+}
+size_t tag_off(uint64_t tag) {
+  return ((tag >> 32) & 0x7fffffff) * P;
+}
+size_t tag_len(uint64_t tag) {
+  return (tag & 0xffffffff) * P;
+}
+
+}  // namespace
+
+uint64_t now_ms() {
+  timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000 + static_cast<uint64_t>(ts.tv_nsec) / 1000000;
+}
+
+PagePool::~PagePool() {
+  {
+    std::lock_guard<std::mutex> g(lock_);
+    reap_locked(true);
+  }
+  if (fd_ >= 0) close(fd_);
+}
+
+int PagePool::init(const pool_config& cfg) {
+  cfg_ = cfg;
+  fd_ = pal::page_file_create("uvmalloc");
+  if (fd_ < 0) return UVM_ENOMEM;
+  if (cold_.insert_range(0, kOffsetSpace) != UVM_OK) return UVM_ENOMEM;
+  if (cfg.uring) async_.init(64);  // failure just means synchronous work
+  st_.async = async_.enabled();
+  last_decay_ = now_ms();
+  return UVM_OK;
+}
+
+void PagePool::configure(const pool_config& cfg) {
+  std::lock_guard<std::mutex> g(lock_);
+  bool uring = cfg_.uring;
+  cfg_ = cfg;
+  cfg_.uring = uring;  // fixed at init
+  trim_locked();
+}
+
+int PagePool::ensure_size_locked(size_t end) {
+  if (end <= file_size_) return UVM_OK;
+  size_t want = (end + kGrowStep - 1) / kGrowStep * kGrowStep;
+  // RLIMIT_FSIZE may allow the exact size but not the rounded one.
+  if (pal::file_set_size(fd_, want) != 0 && pal::file_set_size(fd_, want = end) != 0)
+    return UVM_ENOMEM;
+  file_size_ = want;
+  st_.file_size = want;
+  return UVM_OK;
+}
+
+void PagePool::submit_locked() {
+  if (!pending_submit_) return;
+  pending_submit_ = false;
+  if (async_.submit() != 0) reap_locked(true);  // cannot hand it off: finish it here
+}
+
+// Punch [off, off + len): through io_uring when it takes it, else right here.
+// False when the punch failed and the pages went back to warm.
+bool PagePool::release_locked(size_t off, size_t len) {
+  if (async_.queue(fd_, pal::file_op::punch, off, len, make_tag(pal::file_op::punch, off, len))) {
+    st_.released += len;
+    st_.in_flight += len;
+    pending_submit_ = true;
+    return true;
+  }
+  if (pal::file_punch(fd_, off, len) == 0) {
+    st_.released += len;
+    cold_.insert_range(off, off + len);
+    return true;
+  }
+  // The pages still hold data, so they must not be handed out as holes.
+  warm_.insert_range(off, off + len, now_ms());
+  return false;
+}
+
+void PagePool::reap_locked(bool wait) {
+  async_.reap(
+      [this](uint64_t tag, int res) {
+        size_t off = tag_off(tag), len = tag_len(tag);
+        st_.in_flight -= len;
+        if (tag_op(tag) == pal::file_op::punch) {
+          if (res == 0 || pal::file_punch(fd_, off, len) == 0) {
+            cold_.insert_range(off, off + len);
+          } else {  // still holds data: keep it warm
+            st_.released -= len;
+            warm_.insert_range(off, off + len, now_ms());
+          }
+        } else if (res == 0) {
+          st_.refilled += len;
+          warm_.insert_range(off, off + len, now_ms());
+        } else {
+          // ENOSPC in /dev/shm and the like: the run stays a hole; stop
+          // refilling until the next release makes room.
+          cold_.insert_range(off, off + len);
+          cfg_.refill = 0;
+        }
+      },
+      wait);
+}
+
+// Punch warm runs that were not reused within decay_ms.
+void PagePool::decay_locked(uint64_t now) {
+  if (now - last_decay_ < cfg_.decay_ms / 4 + 1) return;
+  last_decay_ = now;
+  for (vmap_area* va = warm_.first(); va != nullptr;) {
+    vmap_area* next = va->next;
+    if (now - va->stamp >= cfg_.decay_ms) {
+      size_t off = va->va_start, len = va->size();
+      warm_.erase(va);
+      vmap_area_cache().free(va);
+      release_locked(off, len);
+    }
+    va = next;
+  }
+}
+
+// Keep warm pages under pool_max, punching from the highest offsets so the
+// live part of the file stays compact.
+void PagePool::trim_locked() {
+  while (warm_.bytes() > cfg_.pool_max) {
+    vmap_area* va = warm_.last();
+    size_t excess = warm_.bytes() - cfg_.pool_max;
+    size_t len = std::min(va->size(), (excess + P - 1) / P * P);
+    size_t off = va->va_end - len;
+    if (warm_.alloc_fixed(off, len) != UVM_OK || !release_locked(off, len)) break;
+  }
+}
+
+// Allocate pages ahead of demand off the caller's path (io_uring only: done
+// synchronously it would cost the caller exactly what it saves).
+void PagePool::refill_locked() {
+  if (!async_.enabled() || cfg_.refill == 0) return;
+  size_t target = std::min(cfg_.refill, cfg_.pool_max);
+  while (warm_.bytes() + st_.in_flight < target) {
+    size_t len = std::min(kRefillChunk, target - warm_.bytes() - st_.in_flight);
+    len = (len + P - 1) / P * P;
+    size_t off;
+    if (cold_.alloc(len, P, 0, kOffsetSpace, &off) != UVM_OK) return;
+    if (ensure_size_locked(off + len) != UVM_OK ||
+        !async_.queue(fd_, pal::file_op::alloc, off, len,
+                      make_tag(pal::file_op::alloc, off, len))) {
+      cold_.insert_range(off, off + len);
+      return;
+    }
+    st_.in_flight += len;
+    pending_submit_ = true;
+  }
+}
+
+int PagePool::alloc(size_t len, page_run* out, bool* warm) {
+  std::lock_guard<std::mutex> g(lock_);
+  reap_locked(false);
+  size_t off;
+  if (warm_.alloc(len, P, 0, kOffsetSpace, &off) == UVM_OK) {
+    *warm = true;
+    ++st_.warm_hits;
+  } else if (cold_.alloc(len, P, 0, kOffsetSpace, &off) == UVM_OK) {
+    if (ensure_size_locked(off + len) != UVM_OK) {
+      cold_.insert_range(off, off + len);
+      return UVM_ENOMEM;
+    }
+    *warm = false;
+    ++st_.cold_allocs;
+  } else {
+    return UVM_ENOMEM;
+  }
+  st_.in_use += len;
+  *out = {off, len};
+  refill_locked();
+  submit_locked();
+  return UVM_OK;
+}
+
+void PagePool::free(page_run run) {
+  std::lock_guard<std::mutex> g(lock_);
+  reap_locked(false);
+  st_.in_use -= run.len;
+  uint64_t now = now_ms();
+  warm_.insert_range(run.off, run.off + run.len, now);
+  trim_locked();
+  decay_locked(now);
+  submit_locked();
+}
+
+void PagePool::tick() {
+  std::lock_guard<std::mutex> g(lock_);
+  reap_locked(false);
+  decay_locked(now_ms());
+  submit_locked();
+}
+
+void PagePool::release_all() {
+  std::lock_guard<std::mutex> g(lock_);
+  reap_locked(true);
+  while (vmap_area* va = warm_.first()) {
+    size_t off = va->va_start, len = va->size();
+    warm_.erase(va);
+    vmap_area_cache().free(va);
+    release_locked(off, len);
+  }
+  submit_locked();
+  reap_locked(true);
+}
+
+pool_stats PagePool::stats() const {
+  std::lock_guard<std::mutex> g(lock_);
+  pool_stats s = st_;
+  s.pooled = warm_.bytes();
+  return s;
+}
+
+size_t PagePool::file_allocated() const {
+  return pal::file_allocated(fd_);
+}
+
+std::string PagePool::check() const {
+  std::lock_guard<std::mutex> g(lock_);
+  std::string why = warm_.check(0, kOffsetSpace);
+  if (!why.empty()) return "warm: " + why;
+  why = cold_.check(0, kOffsetSpace);
+  if (!why.empty()) return "cold: " + why;
+  // Warm and cold never overlap, and with in-use and in-flight bytes they
+  // account for the whole offset space.
+  const vmap_area* w = warm_.first();
+  const vmap_area* c = cold_.first();
+  while (w != nullptr && c != nullptr) {
+    if (w->va_start < c->va_end && c->va_start < w->va_end) return "warm and cold overlap";
+    if (w->va_end <= c->va_end)
+      w = w->next;
+    else
+      c = c->next;
+  }
+  if (warm_.bytes() + cold_.bytes() + st_.in_use + st_.in_flight != kOffsetSpace)
+    return "offsets are lost or counted twice";
+  return {};
+}
+
+}  // namespace uvm

@@ -1,0 +1,104 @@
+// page_pool: uvmalloc's physical pages. A page is a page-sized offset in one
+// memfd; a request gets one contiguous run of offsets, so it maps as a single
+// VMA. Free offsets are kept in two free trees:
+//  - warm: the pages exist in the memfd (freed by a caller, or allocated
+//    ahead of demand); mapping them again with MAP_POPULATE is cheap;
+//  - cold: holes (never used, or punched); they cost a fresh fault on touch
+//    and read as zeros.
+// Offsets in flight through io_uring (being punched or pre-allocated) are in
+// neither tree until their completion is reaped.
+//
+// Freed pages stay warm up to `pool_max` bytes and for `decay_ms`; beyond
+// that they are punched out of the memfd (fallocate PUNCH_HOLE), which is
+// what hands shmem back to the kernel.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <mutex>
+#include <string>
+
+#include "free_tree.h"
+#include "pal_uring.h"
+
+namespace uvm {
+
+struct page_run {
+  size_t off;  // byte offset in the memfd, page aligned
+  size_t len;  // bytes, page multiple
+};
+
+struct pool_config {
+  size_t pool_max = size_t{256} << 20;  // warm free bytes kept
+  uint64_t decay_ms = 1000;             // warm pages older than this are released
+  size_t refill = size_t{64} << 20;     // warm bytes kept ready ahead of demand
+  bool uring = true;                    // use io_uring for release and refill
+};
+
+struct pool_stats {
+  size_t in_use;       // bytes handed out
+  size_t pooled;       // warm free bytes
+  size_t in_flight;    // bytes being punched or pre-allocated
+  size_t released;     // bytes punched since start
+  size_t refilled;     // bytes pre-allocated since start
+  size_t warm_hits;    // requests served from warm pages
+  size_t cold_allocs;  // requests served from holes
+  size_t file_size;    // the memfd's size
+  bool async;          // io_uring in use
+};
+
+class PagePool {
+ public:
+  PagePool() = default;
+  PagePool(const PagePool&) = delete;
+  PagePool& operator=(const PagePool&) = delete;
+  ~PagePool();
+
+  // Create the memfd and, if asked and possible, the io_uring. Returns
+  // UVM_OK or UVM_ENOMEM (no memfd and no /dev/shm file).
+  int init(const pool_config& cfg);
+  void configure(const pool_config& cfg);
+
+  // One contiguous run of `len` bytes (page multiple). *warm tells whether its
+  // pages already exist (otherwise they are holes that read as zeros).
+  int alloc(size_t len, page_run* out, bool* warm);
+  // Give pages back; they stay warm until decay or the pool limit punch them.
+  void free(page_run run);
+  // Release every warm page now (and wait for punches in flight).
+  void release_all();
+  // Reap finished io_uring work and run decay; cheap when there is nothing.
+  void tick();
+
+  int fd() const { return fd_; }
+  pool_stats stats() const;
+  // Bytes the memfd really holds (fstat st_blocks).
+  size_t file_allocated() const;
+  std::string check() const;
+
+ private:
+  static constexpr size_t kOffsetSpace = size_t{1} << 43;  // sparse: costs nothing
+
+  void reap_locked(bool wait);
+  void decay_locked(uint64_t now);
+  void trim_locked();
+  void refill_locked();
+  bool release_locked(size_t off, size_t len);
+  int ensure_size_locked(size_t end);
+  void submit_locked();
+
+  mutable std::mutex lock_;
+  pool_config cfg_;
+  int fd_ = -1;
+  size_t file_size_ = 0;
+  FreeAreaTree warm_;
+  FreeAreaTree cold_;
+  pal::AsyncFile async_;
+  bool pending_submit_ = false;
+  uint64_t last_decay_ = 0;
+  pool_stats st_{};
+};
+
+// Monotonic milliseconds (coarse clock: cheap enough for every pool call).
+uint64_t now_ms();
+
+}  // namespace uvm

@@ -1,0 +1,38 @@
+#include "pal_uring.h"
+
+#include <linux/falloc.h>
+
+#include <cerrno>
+
+namespace uvm::pal {
+
+AsyncFile::~AsyncFile() {
+  if (enabled_) io_uring_queue_exit(&ring_);
+}
+
+int AsyncFile::init(unsigned entries) {
+  int rc = io_uring_queue_init(entries, &ring_, 0);
+  enabled_ = rc == 0;
+  return rc;
+}
+
+bool AsyncFile::queue(int fd, file_op op, size_t off, size_t len, uint64_t tag) {
+  if (!enabled_) return false;
+  // Completions are only reaped by peeking, so never queue more than the CQ holds.
+  if (inflight_ >= ring_.cq.ring_entries) return false;
+  io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+  if (sqe == nullptr) return false;
+  int mode = op == file_op::punch ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE : 0;
+  io_uring_prep_fallocate(sqe, fd, mode, static_cast<off_t>(off), static_cast<off_t>(len));
+  io_uring_sqe_set_data64(sqe, tag);
+  ++inflight_;
+  return true;
+}
+
+int AsyncFile::submit() {
+  if (!enabled_) return -ENOSYS;
+  int rc = io_uring_submit(&ring_);
+  return rc < 0 ? rc : 0;
+}
+
+}  // namespace uvm::pal

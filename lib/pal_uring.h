@@ -1,0 +1,60 @@
+// pal_uring: the one io_uring of the page pool (liburing), used to run
+// fallocate off the caller's path: punching holes to release pages and
+// allocating pages ahead of demand. io_uring punts fallocate to its worker
+// threads, so submitting returns at once. Where io_uring_queue_init fails
+// (kernel.io_uring_disabled, seccomp), enabled() is false and the pool does
+// the same work synchronously.
+#pragma once
+
+#include <liburing.h>
+
+#include <cstddef>
+#include <cstdint>
+
+namespace uvm::pal {
+
+enum class file_op : uint8_t { alloc, punch };
+
+class AsyncFile {
+ public:
+  AsyncFile() = default;
+  AsyncFile(const AsyncFile&) = delete;
+  AsyncFile& operator=(const AsyncFile&) = delete;
+  ~AsyncFile();
+
+  // 0, or -errno from io_uring_queue_init.
+  int init(unsigned entries);
+  bool enabled() const { return enabled_; }
+  unsigned inflight() const { return inflight_; }
+
+  // Queue one fallocate on `fd`; false when the ring is full or disabled.
+  bool queue(int fd, file_op op, size_t off, size_t len, uint64_t tag);
+  // Hand queued operations to the kernel: 0 or -errno.
+  int submit();
+
+  // Call fn(tag, result) for each finished operation; with `wait`, block
+  // until everything in flight has finished. Returns how many were reaped.
+  template <typename Fn>
+  unsigned reap(Fn&& fn, bool wait = false) {
+    unsigned n = 0;
+    while (enabled_ && inflight_ > 0) {
+      io_uring_cqe* cqe = nullptr;
+      int rc = wait ? io_uring_wait_cqe(&ring_, &cqe) : io_uring_peek_cqe(&ring_, &cqe);
+      if (rc != 0 || cqe == nullptr) break;
+      uint64_t tag = io_uring_cqe_get_data64(cqe);
+      int res = cqe->res;
+      io_uring_cqe_seen(&ring_, cqe);
+      --inflight_;
+      ++n;
+      fn(tag, res);
+    }
+    return n;
+  }
+
+ private:
+  io_uring ring_{};
+  bool enabled_ = false;
+  unsigned inflight_ = 0;  // queued or submitted, not yet reaped
+};
+
+}  // namespace uvm::pal

@@ -1,0 +1,396 @@
+#include "vmalloc.h"
+
+#include <dlfcn.h>
+
+#include <cstring>
+#include <tuple>
+
+#include "pal.h"
+#include "uvmalloc/uvmalloc.h"
+
+namespace uvm {
+namespace {
+
+constexpr size_t P = pal::kPageSize;
+constexpr size_t kHugePage = size_t{2} << 20;
+// Each mapped area costs about two VMAs: its shared mapping, and the split of
+// the PROT_NONE reservation after it.
+constexpr long kVmasPerArea = 2;
+
+vm_struct* by_size(rb_node* n) {
+  return rb_entry(n, vm_struct, lazy_size);
+}
+vm_struct* by_addr(rb_node* n) {
+  return rb_entry(n, vm_struct, lazy_addr);
+}
+
+size_t guard_of(const vm_struct* vm) {
+  return vm->va->size() - vm->size;
+}
+
+auto size_key(const vm_struct* vm) {
+  return std::make_tuple(vm->size, guard_of(vm), vm->addr);
+}
+
+bool is_pow2(size_t x) {
+  return x != 0 && (x & (x - 1)) == 0;
+}
+
+}  // namespace
+
+kmem_cache_of<vm_struct>& vm_struct_cache() {
+  static kmem_cache_of<vm_struct> cache("vm_struct");
+  return cache;
+}
+
+Vmalloc::~Vmalloc() {
+  purge();
+}
+
+int Vmalloc::init(const vm_config& cfg) {
+  cfg_ = cfg;
+  if (!pal::page_size_ok()) return UVM_EINVAL;
+  int rc = space_.reserve(cfg.reserve, cfg.min_reserve, kHugePage);
+  if (rc != UVM_OK) return rc;
+  rc = pool_.init(cfg.pool);
+  if (rc != UVM_OK) return rc;
+  long limit = cfg.vma_max;
+  if (limit <= 0) limit = pal::max_map_count() - pal::count_vmas() - cfg.vma_headroom;
+  vma_limit_ = limit > 0 ? limit : 0;
+  thp_ = cfg.thp && strcmp(pal::shmem_thp_mode(), "advise") == 0;
+  return UVM_OK;
+}
+
+void Vmalloc::configure(const vm_config& cfg) {
+  size_t reserve = cfg_.reserve, min_reserve = cfg_.min_reserve;
+  bool uring = cfg_.pool.uring;
+  cfg_ = cfg;
+  cfg_.reserve = reserve;  // fixed at init
+  cfg_.min_reserve = min_reserve;
+  cfg_.pool.uring = uring;
+  if (cfg.vma_max > 0) vma_limit_ = cfg.vma_max;
+  pool_.configure(cfg_.pool);
+  std::unique_lock<std::mutex> g(lazy_lock_);
+  bool over = lazy_bytes_ > cfg_.lazy_max;
+  g.unlock();
+  if (over) purge();
+}
+
+// A lazily freed area of exactly this size and guard whose address suits
+// `align`; the lowest such address, so reuse stays compact.
+vm_struct* Vmalloc::lazy_take(size_t size, size_t guard, size_t align) {
+  std::lock_guard<std::mutex> g(lazy_lock_);
+  rb_node* n = lazy_by_size_.node;
+  rb_node* found = nullptr;
+  while (n != nullptr) {  // lower bound of (size, guard, 0)
+    vm_struct* vm = by_size(n);
+    if (std::make_tuple(vm->size, guard_of(vm)) >= std::make_tuple(size, guard)) {
+      found = n;
+      n = n->left;
+    } else {
+      n = n->right;
+    }
+  }
+  for (; found != nullptr; found = rb_next(found)) {
+    vm_struct* vm = by_size(found);
+    if (vm->size != size || guard_of(vm) != guard) return nullptr;
+    if (vm->addr % align != 0) continue;
+    rb_erase(&vm->lazy_size, &lazy_by_size_);
+    rb_erase(&vm->lazy_addr, &lazy_by_addr_);
+    lazy_bytes_ -= vm->size;
+    --lazy_areas_;
+    return vm;
+  }
+  return nullptr;
+}
+
+void Vmalloc::lazy_add(vm_struct* vm) {
+  std::unique_lock<std::mutex> g(lazy_lock_);
+  rb_node** link = &lazy_by_size_.node;
+  rb_node* parent = nullptr;
+  while (*link != nullptr) {
+    parent = *link;
+    link = size_key(vm) < size_key(by_size(parent)) ? &parent->left : &parent->right;
+  }
+  rb_link_node(&vm->lazy_size, parent, link);
+  rb_insert_color(&vm->lazy_size, &lazy_by_size_);
+  link = &lazy_by_addr_.node;
+  parent = nullptr;
+  while (*link != nullptr) {
+    parent = *link;
+    link = vm->addr < by_addr(parent)->addr ? &parent->left : &parent->right;
+  }
+  rb_link_node(&vm->lazy_addr, parent, link);
+  rb_insert_color(&vm->lazy_addr, &lazy_by_addr_);
+  lazy_bytes_ += vm->size;
+  ++lazy_areas_;
+  bool over = lazy_bytes_ > cfg_.lazy_max;
+  g.unlock();
+  if (over) purge();
+}
+
+// Return an unmapped area's pages, range and record.
+void Vmalloc::release(vm_struct* vm) {
+  pool_.free(vm->run);
+  space_.free_area(vm->va);
+  vm_struct_cache().free(vm);
+}
+
+void Vmalloc::purge() {
+  // Detach every lazy area in address order, then unmap outside the lock.
+  vm_struct* head = nullptr;
+  vm_struct** tail = &head;
+  {
+    std::lock_guard<std::mutex> g(lazy_lock_);
+    for (rb_node* n = rb_first(&lazy_by_addr_); n != nullptr; n = rb_next(n)) {
+      *tail = by_addr(n);
+      tail = &(*tail)->purge_next;
+    }
+    *tail = nullptr;
+    lazy_by_size_.node = lazy_by_addr_.node = nullptr;
+    lazy_bytes_ = 0;
+    lazy_areas_ = 0;
+  }
+  if (head == nullptr) return;
+  size_t areas = 0, calls = 0;
+  // One mmap covers each run of adjacent areas (their guard pages included).
+  for (vm_struct* first = head; first != nullptr;) {
+    vm_struct* last = first;
+    while (last->purge_next != nullptr && last->purge_next->va->va_start == last->va->va_end)
+      last = last->purge_next;
+    uintptr_t start = first->addr;
+    uintptr_t end = last->addr + last->size;
+    ++calls;
+    bool ok = pal::map_none_fixed(reinterpret_cast<void*>(start), end - start) == 0;
+    vm_struct* stop = last->purge_next;
+    for (vm_struct* vm = first; vm != stop;) {
+      vm_struct* next = vm->purge_next;
+      ++areas;
+      mapped_ -= vm->size;
+      if (ok) {
+        vmas_ -= kVmasPerArea;
+        release(vm);
+      }
+      // else: still mapped to its pages; keep both out of circulation.
+      vm = next;
+    }
+    first = stop;
+  }
+  purges_ += 1;
+  purged_areas_ += areas;
+  purge_calls_ += calls;
+  pool_.tick();
+}
+
+bool Vmalloc::vma_room() {
+  if (vmas_.load(std::memory_order_relaxed) + kVmasPerArea <= vma_limit_) return true;
+  purge();
+  return vmas_.load(std::memory_order_relaxed) + kVmasPerArea <= vma_limit_;
+}
+
+void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* caller, int* status) {
+  *status = UVM_EINVAL;
+  if (size == 0 || !is_pow2(align)) return nullptr;
+  size_t mapped = (size + P - 1) & ~(P - 1);
+  size_t guard = cfg_.guard && !(flags & VM_NO_GUARD) ? P : 0;
+  *status = UVM_EOVERFLOW;
+  if (mapped < size || mapped + guard < mapped) return nullptr;
+  if (align < P) align = P;
+
+  // Same-size reuse: still mapped, no syscall.
+  if (vm_struct* vm = lazy_take(mapped, guard, align)) {
+    vm->requested = size;
+    vm->flags = VM_ALLOC | (flags & VM_NO_GUARD);
+    vm->caller = caller;
+    vm->va->vm = vm;
+    space_.relink_busy(vm->va);
+    if (flags & VM_ZERO) memset(reinterpret_cast<void*>(vm->addr), 0, mapped);
+    ++reused_;
+    ++allocs_;
+    *status = UVM_OK;
+    return reinterpret_cast<void*>(vm->addr);
+  }
+
+  *status = UVM_ENOMEM;
+  if (!vma_room()) {
+    ++vma_refusals_;
+    return nullptr;
+  }
+  vm_struct* vm = vm_struct_cache().alloc();
+  if (vm == nullptr) return nullptr;
+  vmap_area* va;
+  int rc = space_.alloc(mapped + guard, align, &va);
+  if (rc == UVM_ENOSPC) {  // lazy areas may be holding the space
+    purge();
+    rc = space_.alloc(mapped + guard, align, &va);
+  }
+  if (rc != UVM_OK) {
+    vm_struct_cache().free(vm);
+    *status = rc;
+    return nullptr;
+  }
+  bool warm;
+  if (pool_.alloc(mapped, &vm->run, &warm) != UVM_OK) {
+    space_.free(va->va_start);
+    vm_struct_cache().free(vm);
+    return nullptr;
+  }
+  void* addr = reinterpret_cast<void*>(va->va_start);
+  // Prefault pages that exist; holes are left to fault on first touch.
+  rc = pal::map_file_fixed(addr, mapped, pool_.fd(), vm->run.off, warm);
+  if (rc == -ENOMEM) {  // the kernel's VMA limit, reached by someone else
+    purge();
+    rc = pal::map_file_fixed(addr, mapped, pool_.fd(), vm->run.off, warm);
+  }
+  if (rc != 0) {
+    ++vma_refusals_;
+    pool_.free(vm->run);
+    space_.free(va->va_start);
+    vm_struct_cache().free(vm);
+    return nullptr;
+  }
+  vmas_ += kVmasPerArea;
+  mapped_ += mapped;
+  if (thp_ && mapped >= kHugePage) pal::advise_hugepage(addr, mapped);
+  // Recycled pages hold old data; holes read as zeros already.
+  if ((flags & VM_ZERO) && warm) memset(addr, 0, mapped);
+
+  vm->addr = va->va_start;
+  vm->size = mapped;
+  vm->requested = size;
+  vm->flags = VM_ALLOC | (flags & VM_NO_GUARD);
+  vm->caller = caller;
+  vm->va = va;
+  va->vm = vm;
+  ++allocs_;
+  *status = UVM_OK;
+  return addr;
+}
+
+int Vmalloc::free(void* p) {
+  vmap_area* va;
+  int rc = space_.unlink_busy(reinterpret_cast<uintptr_t>(p), &va);
+  if (rc != UVM_OK) return rc;
+  auto* vm = static_cast<vm_struct*>(va->vm);
+  ++frees_;
+  if (cfg_.lazy_max > 0) {
+    lazy_add(vm);
+    return UVM_OK;
+  }
+  // Unmap at once: a use after free faults.
+  mapped_ -= vm->size;
+  if (pal::map_none_fixed(p, vm->size) == 0) {
+    vmas_ -= kVmasPerArea;
+    release(vm);
+  }
+  pool_.tick();
+  return UVM_OK;
+}
+
+int Vmalloc::find(const void* p, vm_struct* out) const {
+  vmap_area va;
+  int rc = space_.classify(reinterpret_cast<uintptr_t>(p), &va);
+  if (rc == UVM_OK || rc == UVM_EINTERIOR) {
+    // Copy the record under the busy lock: it is stable while the area is busy.
+    space_.for_each_busy_from(va.va_start, [&](const vmap_area& a) {
+      if (a.va_start == va.va_start && a.vm != nullptr) *out = *static_cast<vm_struct*>(a.vm);
+      return false;
+    });
+  }
+  return rc;
+}
+
+vm_stats Vmalloc::stats() const {
+  vm_stats s{};
+  s.reserved = space_.size();
+  s.mapped = mapped_;
+  {
+    std::lock_guard<std::mutex> g(lazy_lock_);
+    s.lazy = lazy_bytes_;
+  }
+  s.areas = space_.stats().busy_areas;
+  s.vmas = static_cast<size_t>(vmas_.load());
+  s.vma_limit = static_cast<size_t>(vma_limit_);
+  s.allocs = allocs_;
+  s.frees = frees_;
+  s.reused = reused_;
+  s.purges = purges_;
+  s.purged_areas = purged_areas_;
+  s.purge_calls = purge_calls_;
+  s.vma_refusals = vma_refusals_;
+  return s;
+}
+
+namespace {
+
+void print_area(FILE* out, const vm_struct& vm, const char* kind) {
+  Dl_info dl;
+  char caller[256];
+  if (vm.caller != nullptr && dladdr(vm.caller, &dl) != 0 && dl.dli_sname != nullptr) {
+    snprintf(caller, sizeof caller, "%s+0x%lx", dl.dli_sname,
+             static_cast<unsigned long>(reinterpret_cast<uintptr_t>(vm.caller) -
+                                        reinterpret_cast<uintptr_t>(dl.dli_saddr)));
+  } else if (vm.caller != nullptr && dladdr(vm.caller, &dl) != 0 && dl.dli_fname != nullptr) {
+    const char* base = strrchr(dl.dli_fname, '/');
+    snprintf(caller, sizeof caller, "%s+0x%lx", base ? base + 1 : dl.dli_fname,
+             static_cast<unsigned long>(reinterpret_cast<uintptr_t>(vm.caller) -
+                                        reinterpret_cast<uintptr_t>(dl.dli_fbase)));
+  } else {
+    snprintf(caller, sizeof caller, "%p", vm.caller);
+  }
+  // /proc/vmallocinfo: range, size with the guard page, caller, pages, kind.
+  fprintf(out, "0x%016lx-0x%016lx %10zu %s pages=%zu %s\n", static_cast<unsigned long>(vm.addr),
+          static_cast<unsigned long>(vm.va->va_end), vm.va->size(), caller, vm.size / P, kind);
+}
+
+}  // namespace
+
+void Vmalloc::info(FILE* out) const {
+  // Copy a batch under the lock and print outside it: dladdr takes the
+  // loader's lock, which must never nest inside ours.
+  constexpr int kBatch = 32;
+  vm_struct batch[kBatch];
+  vmap_area areas[kBatch];
+  uintptr_t from = space_.start();
+  do {
+    int n = 0;
+    from = space_.for_each_busy_from(from, [&](const vmap_area& a) {
+      if (n == kBatch) return false;
+      if (a.vm != nullptr) {
+        areas[n] = a;
+        batch[n] = *static_cast<vm_struct*>(a.vm);
+        batch[n].va = &areas[n];
+        ++n;
+      }
+      return true;
+    });
+    if (from != 0) --from;  // resume at the area that did not fit
+    for (int i = 0; i < n; ++i) print_area(out, batch[i], "vmalloc");
+  } while (from != 0);
+  std::lock_guard<std::mutex> g(lazy_lock_);
+  for (rb_node* n = rb_first(&lazy_by_addr_); n != nullptr; n = rb_next(n)) {
+    const vm_struct* vm = by_addr(n);
+    fprintf(out, "0x%016lx-0x%016lx %10zu unpurged vm_area\n", static_cast<unsigned long>(vm->addr),
+            static_cast<unsigned long>(vm->va->va_end), vm->va->size());
+  }
+}
+
+std::string Vmalloc::check() const {
+  std::string why = space_.check(false);
+  if (!why.empty()) return "space: " + why;
+  why = pool_.check();
+  if (!why.empty()) return "pool: " + why;
+  std::lock_guard<std::mutex> g(lazy_lock_);
+  if (rb_validate(&lazy_by_size_) < 0 || rb_validate(&lazy_by_addr_) < 0)
+    return "lazy trees are not valid red-black trees";
+  size_t bytes = 0, n = 0;
+  for (rb_node* r = rb_first(&lazy_by_addr_); r != nullptr; r = rb_next(r), ++n) {
+    const vm_struct* vm = by_addr(r);
+    bytes += vm->size;
+    if (space_.find(vm->addr) != nullptr) return "a lazy area is still busy";
+  }
+  if (bytes != lazy_bytes_ || n != lazy_areas_) return "lazy counters are wrong";
+  return {};
+}
+
+}  // namespace uvm
