@@ -5,8 +5,10 @@
 // Every address of the space is in exactly one of:
 //  - the free tree (free_tree.h): free areas, lowest fit in O(log n);
 //  - the busy tree: live areas, sorted by va_start;
-//  - neither, between unlink_busy() and free_area() (the lazy-purge window of
-//    the layer above).
+//  - neither, for a moment inside alloc() (cut from the free tree, not yet in
+//    the busy tree: the two trees have separate locks) and between
+//    unlink_busy() and free_area() (the lazy-purge window of the layer above).
+//    So check(true) only holds while no other thread is allocating.
 // Free areas never touch: freeing merges with both neighbours.
 #pragma once
 
