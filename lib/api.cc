@@ -24,6 +24,10 @@ std::atomic<bool> g_failed{false};
 std::mutex g_init_lock;
 vm_config g_cfg;  // settings before init
 
+int to_errno(int status) {
+  return status == UVM_EINVAL ? EINVAL : ENOMEM;
+}
+
 void warn(const char* msg) {
   // stderr directly: stdio may allocate, and we may be under a malloc shim.
   size_t len = strlen(msg);
@@ -33,10 +37,6 @@ void warn(const char* msg) {
 void print_at_exit() {
   uvm_stats_print(stderr);
   uvm_vmalloc_info(stderr);
-}
-
-int to_errno(int status) {
-  return status == UVM_EINVAL ? EINVAL : ENOMEM;
 }
 
 void* do_alloc(size_t size, size_t align, unsigned flags, const void* caller) {
@@ -137,6 +137,24 @@ __attribute__((noinline)) void* uvm_vcalloc(size_t n, size_t size) {
   return do_alloc(bytes, 1, uvm::VM_ZERO, __builtin_return_address(0));
 }
 
+__attribute__((noinline)) void* uvm_vrealloc(void* p, size_t size) {
+  uvm::Vmalloc* vm = p == nullptr ? uvm::instance() : uvm::instance_if_ready();
+  if (vm == nullptr) {
+    if (p != nullptr) uvm::report_bad_pointer("uvm_vrealloc", p, UVM_EFOREIGN);
+    errno = ENOMEM;
+    return nullptr;
+  }
+  int status;
+  void* q = vm->realloc(p, size, __builtin_return_address(0), &status);
+  if (status == UVM_ENOTALLOC || status == UVM_EINTERIOR || status == UVM_EFOREIGN) {
+    uvm::report_bad_pointer("uvm_vrealloc", p, status);
+    errno = EINVAL;
+    return nullptr;
+  }
+  if (q == nullptr && status != UVM_OK) errno = status == UVM_EINVAL ? EINVAL : ENOMEM;
+  return q;
+}
+
 int uvm_vfree_status(void* p) {
   if (p == nullptr) return UVM_OK;
   uvm::Vmalloc* vm = uvm::instance_if_ready();
@@ -206,6 +224,9 @@ int uvm_stats(struct uvm_stats* out) {
   // purge call that covers k areas saves k - 1 calls.
   out->syscalls_saved = 2 * s.reused + (s.purged_areas - s.purge_calls);
   out->vma_refusals = s.vma_refusals;
+  out->grown_in_place = s.grown_in_place;
+  out->moved = s.moved;
+  out->copied = s.copied;
   out->async = p.async;
   return UVM_OK;
 }

@@ -15,18 +15,19 @@ constexpr size_t P = pal::kPageSize;
 constexpr size_t kRefillChunk = size_t{16} << 20;
 constexpr size_t kGrowStep = size_t{1} << 30;  // file size grows in sparse 1 GiB steps
 
-// An io_uring tag: the operation and the run, in pages.
-uint64_t make_tag(pal::file_op op, size_t off, size_t len) {
-  return (uint64_t{op == pal::file_op::punch} << 63) | (uint64_t{off / P} << 32) | (len / P);
+// What an io_uring operation is for, and its run in pages (31 bits each).
+enum class job : uint64_t { refill = 0, punch = 1, prefault = 2 };
+uint64_t make_tag(job j, size_t off, size_t len) {
+  return (static_cast<uint64_t>(j) << 62) | (uint64_t{off / P} << 31) | (len / P);
 }
-pal::file_op tag_op(uint64_t tag) {
-  return tag >> 63 ? pal::file_op::punch : pal::file_op::alloc;
+job tag_job(uint64_t tag) {
+  return static_cast<job>(tag >> 62);
 }
 size_t tag_off(uint64_t tag) {
-  return ((tag >> 32) & 0x7fffffff) * P;
+  return ((tag >> 31) & 0x7fffffff) * P;
 }
 size_t tag_len(uint64_t tag) {
-  return (tag & 0xffffffff) * P;
+  return (tag & 0x7fffffff) * P;
 }
 
 }  // namespace
@@ -84,7 +85,7 @@ void PagePool::submit_locked() {
 // Punch [off, off + len): through io_uring when it takes it, else right here.
 // False when the punch failed and the pages went back to warm.
 bool PagePool::release_locked(size_t off, size_t len) {
-  if (async_.queue(fd_, pal::file_op::punch, off, len, make_tag(pal::file_op::punch, off, len))) {
+  if (async_.queue(fd_, pal::file_op::punch, off, len, make_tag(job::punch, off, len))) {
     st_.released += len;
     st_.in_flight += len;
     pending_submit_ = true;
@@ -104,8 +105,9 @@ void PagePool::reap_locked(bool wait) {
   async_.reap(
       [this](uint64_t tag, int res) {
         size_t off = tag_off(tag), len = tag_len(tag);
+        if (tag_job(tag) == job::prefault) return;  // the owner's pages: nothing to move
         st_.in_flight -= len;
-        if (tag_op(tag) == pal::file_op::punch) {
+        if (tag_job(tag) == job::punch) {
           if (res == 0 || pal::file_punch(fd_, off, len) == 0) {
             cold_.insert_range(off, off + len);
           } else {  // still holds data: keep it warm
@@ -164,8 +166,7 @@ void PagePool::refill_locked() {
     size_t off;
     if (cold_.alloc(len, P, 0, kOffsetSpace, &off) != UVM_OK) return;
     if (ensure_size_locked(off + len) != UVM_OK ||
-        !async_.queue(fd_, pal::file_op::alloc, off, len,
-                      make_tag(pal::file_op::alloc, off, len))) {
+        !async_.queue(fd_, pal::file_op::alloc, off, len, make_tag(job::refill, off, len))) {
       cold_.insert_range(off, off + len);
       return;
     }
@@ -181,11 +182,7 @@ int PagePool::alloc(size_t len, page_run* out, bool* warm) {
   if (warm_.alloc(len, P, 0, kOffsetSpace, &off) == UVM_OK) {
     *warm = true;
     ++st_.warm_hits;
-  } else if (cold_.alloc(len, P, 0, kOffsetSpace, &off) == UVM_OK) {
-    if (ensure_size_locked(off + len) != UVM_OK) {
-      cold_.insert_range(off, off + len);
-      return UVM_ENOMEM;
-    }
+  } else if (take_cold_locked(len, &off) == UVM_OK) {
     *warm = false;
     ++st_.cold_allocs;
   } else {
@@ -196,6 +193,65 @@ int PagePool::alloc(size_t len, page_run* out, bool* warm) {
   refill_locked();
   submit_locked();
   return UVM_OK;
+}
+
+int PagePool::take_cold_locked(size_t len, size_t* off) {
+  if (cold_.alloc(len, P, 0, kOffsetSpace, off) != UVM_OK) return UVM_ENOMEM;
+  if (ensure_size_locked(*off + len) != UVM_OK) {
+    cold_.insert_range(*off, *off + len);
+    return UVM_ENOMEM;
+  }
+  return UVM_OK;
+}
+
+int PagePool::alloc_at(size_t off, size_t len, bool* warm) {
+  std::lock_guard<std::mutex> g(lock_);
+  if (off + len > kOffsetSpace || len == 0) return UVM_ENOSPC;
+  if (warm_.alloc_fixed(off, len) == UVM_OK) {
+    *warm = true;
+  } else if (cold_.alloc_fixed(off, len) == UVM_OK) {
+    if (ensure_size_locked(off + len) != UVM_OK) {
+      cold_.insert_range(off, off + len);
+      return UVM_ENOMEM;
+    }
+    *warm = false;
+  } else {
+    return UVM_ENOSPC;
+  }
+  st_.in_use += len;
+  return UVM_OK;
+}
+
+int PagePool::alloc_cold(size_t len, page_run* out) {
+  std::lock_guard<std::mutex> g(lock_);
+  size_t off;
+  if (take_cold_locked(len, &off) != UVM_OK) return UVM_ENOMEM;
+  st_.in_use += len;
+  *out = {off, len};
+  return UVM_OK;
+}
+
+void PagePool::free_cold(page_run run) {
+  if (run.len == 0) return;
+  std::lock_guard<std::mutex> g(lock_);
+  st_.in_use -= run.len;
+  cold_.insert_range(run.off, run.off + run.len);
+}
+
+void PagePool::prefault(page_run run) {
+  if (run.len == 0 || !async_.enabled()) return;
+  std::lock_guard<std::mutex> g(lock_);
+  reap_locked(false);
+  // Best effort: a full ring just means the pages fault in on touch.
+  for (size_t done = 0; done < run.len;) {
+    size_t len = std::min(run.len - done, kRefillChunk);
+    if (!async_.queue(fd_, pal::file_op::alloc, run.off + done, len,
+                      make_tag(job::prefault, run.off + done, len)))
+      break;
+    done += len;
+    pending_submit_ = true;
+  }
+  submit_locked();
 }
 
 void PagePool::free(page_run run) {

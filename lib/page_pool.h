@@ -62,8 +62,18 @@ class PagePool {
   // One contiguous run of `len` bytes (page multiple). *warm tells whether its
   // pages already exist (otherwise they are holes that read as zeros).
   int alloc(size_t len, page_run* out, bool* warm);
+  // Take exactly [off, off + len) if it is all warm or all cold (to extend a
+  // run in place, so its mapping stays one VMA).
+  int alloc_at(size_t off, size_t len, bool* warm);
+  // Holes only: offsets reserved for growth cost nothing until touched.
+  int alloc_cold(size_t len, page_run* out);
   // Give pages back; they stay warm until decay or the pool limit punch them.
   void free(page_run run);
+  // Give back offsets that were never mapped: they are still holes.
+  void free_cold(page_run run);
+  // Allocate the pages of a run the caller owns ahead of its use, through
+  // io_uring (nothing without it: done here it would cost what it saves).
+  void prefault(page_run run);
   // Release every warm page now (and wait for punches in flight).
   void release_all();
   // Reap finished io_uring work and run decay; cheap when there is nothing.
@@ -84,6 +94,7 @@ class PagePool {
   void refill_locked();
   bool release_locked(size_t off, size_t len);
   int ensure_size_locked(size_t end);
+  int take_cold_locked(size_t len, size_t* off);
   void submit_locked();
 
   mutable std::mutex lock_;

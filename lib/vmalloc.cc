@@ -13,9 +13,11 @@ namespace {
 
 constexpr size_t P = pal::kPageSize;
 constexpr size_t kHugePage = size_t{2} << 20;
-// Each mapped area costs about two VMAs: its shared mapping, and the split of
-// the PROT_NONE reservation after it.
-constexpr long kVmasPerArea = 2;
+// An area costs about one VMA per page run, plus the split of the PROT_NONE
+// reservation after it.
+long vmas_of(const vm_struct* vm) {
+  return vm->nr_runs + 1;
+}
 
 vm_struct* by_size(rb_node* n) {
   return rb_entry(n, vm_struct, lazy_size);
@@ -131,7 +133,8 @@ void Vmalloc::lazy_add(vm_struct* vm) {
 
 // Return an unmapped area's pages, range and record.
 void Vmalloc::release(vm_struct* vm) {
-  pool_.free(vm->run);
+  for (unsigned i = 0; i < vm->nr_runs; ++i) pool_.free(vm->runs[i]);
+  pool_.free_cold(vm->spare);
   space_.free_area(vm->va);
   vm_struct_cache().free(vm);
 }
@@ -168,7 +171,7 @@ void Vmalloc::purge() {
       ++areas;
       mapped_ -= vm->size;
       if (ok) {
-        vmas_ -= kVmasPerArea;
+        vmas_ -= vmas_of(vm);
         release(vm);
       }
       // else: still mapped to its pages; keep both out of circulation.
@@ -182,10 +185,12 @@ void Vmalloc::purge() {
   pool_.tick();
 }
 
-bool Vmalloc::vma_room() {
-  if (vmas_.load(std::memory_order_relaxed) + kVmasPerArea <= vma_limit_) return true;
+bool Vmalloc::vma_room(long vmas) {
+  if (vmas_.load(std::memory_order_relaxed) + vmas <= vma_limit_) return true;
   purge();
-  return vmas_.load(std::memory_order_relaxed) + kVmasPerArea <= vma_limit_;
+  if (vmas_.load(std::memory_order_relaxed) + vmas <= vma_limit_) return true;
+  ++vma_refusals_;
+  return false;
 }
 
 void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* caller, int* status) {
@@ -200,7 +205,7 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
   // Same-size reuse: still mapped, no syscall.
   if (vm_struct* vm = lazy_take(mapped, guard, align)) {
     vm->requested = size;
-    vm->flags = VM_ALLOC | (flags & VM_NO_GUARD);
+    vm->align = align;
     vm->caller = caller;
     vm->va->vm = vm;
     space_.relink_busy(vm->va);
@@ -212,10 +217,7 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
   }
 
   *status = UVM_ENOMEM;
-  if (!vma_room()) {
-    ++vma_refusals_;
-    return nullptr;
-  }
+  if (!vma_room(2)) return nullptr;
   vm_struct* vm = vm_struct_cache().alloc();
   if (vm == nullptr) return nullptr;
   vmap_area* va;
@@ -230,26 +232,26 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
     return nullptr;
   }
   bool warm;
-  if (pool_.alloc(mapped, &vm->run, &warm) != UVM_OK) {
+  if (pool_.alloc(mapped, &vm->runs[0], &warm) != UVM_OK) {
     space_.free(va->va_start);
     vm_struct_cache().free(vm);
     return nullptr;
   }
   void* addr = reinterpret_cast<void*>(va->va_start);
   // Prefault pages that exist; holes are left to fault on first touch.
-  rc = pal::map_file_fixed(addr, mapped, pool_.fd(), vm->run.off, warm);
+  rc = pal::map_file_fixed(addr, mapped, pool_.fd(), vm->runs[0].off, warm);
   if (rc == -ENOMEM) {  // the kernel's VMA limit, reached by someone else
     purge();
-    rc = pal::map_file_fixed(addr, mapped, pool_.fd(), vm->run.off, warm);
+    rc = pal::map_file_fixed(addr, mapped, pool_.fd(), vm->runs[0].off, warm);
   }
   if (rc != 0) {
     ++vma_refusals_;
-    pool_.free(vm->run);
+    pool_.free(vm->runs[0]);
     space_.free(va->va_start);
     vm_struct_cache().free(vm);
     return nullptr;
   }
-  vmas_ += kVmasPerArea;
+  vmas_ += 2;
   mapped_ += mapped;
   if (thp_ && mapped >= kHugePage) pal::advise_hugepage(addr, mapped);
   // Recycled pages hold old data; holes read as zeros already.
@@ -258,7 +260,9 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
   vm->addr = va->va_start;
   vm->size = mapped;
   vm->requested = size;
-  vm->flags = VM_ALLOC | (flags & VM_NO_GUARD);
+  vm->align = align;
+  vm->flags = VM_ALLOC | (flags & VM_NO_GUARD) | (guard != 0 ? unsigned{VM_GUARD} : 0u);
+  vm->nr_runs = 1;
   vm->caller = caller;
   vm->va = va;
   va->vm = vm;
@@ -280,7 +284,7 @@ int Vmalloc::free(void* p) {
   // Unmap at once: a use after free faults.
   mapped_ -= vm->size;
   if (pal::map_none_fixed(p, vm->size) == 0) {
-    vmas_ -= kVmasPerArea;
+    vmas_ -= vmas_of(vm);
     release(vm);
   }
   pool_.tick();
@@ -318,6 +322,9 @@ vm_stats Vmalloc::stats() const {
   s.purged_areas = purged_areas_;
   s.purge_calls = purge_calls_;
   s.vma_refusals = vma_refusals_;
+  s.grown_in_place = grown_in_place_;
+  s.moved = moved_;
+  s.copied = copied_;
   return s;
 }
 

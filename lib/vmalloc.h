@@ -29,16 +29,26 @@ enum vm_flags : unsigned {
   VM_ALLOC = 1u << 0,     // made by vmalloc
   VM_NO_GUARD = 1u << 1,  // no guard page after the area
   VM_ZERO = 1u << 2,      // the caller wants zeroed memory
+  VM_GUARD = 1u << 3,     // the area was given a guard page
 };
+
+// Page runs one area may map; vrealloc adds runs when it cannot extend the
+// last one (runs mostly double, so 16 covers growth from a page to terabytes).
+inline constexpr unsigned kMaxRuns = 16;
 
 struct vm_struct {
   uintptr_t addr;
-  size_t size;       // mapped bytes (page multiple), guard not included
+  size_t size;       // mapped bytes (page multiple)
   size_t requested;  // bytes the caller asked for
+  size_t align;
   unsigned flags;
-  page_run run;  // the memfd pages mapped at addr
+  unsigned nr_runs;
+  page_run runs[kMaxRuns];  // memfd pages, mapped back to back from addr
+  page_run spare;           // holes right after the last run, kept for growth
   const void* caller;
-  vmap_area* va;  // the area, guard page included
+  // The area: the mapped part, then an unmapped tail (the guard page, and
+  // room to grow after a vrealloc moved it).
+  vmap_area* va;
   // While lazily freed: by (size, guard, addr) for reuse, by addr for purge.
   rb_node lazy_size;
   rb_node lazy_addr;
@@ -49,6 +59,7 @@ struct vm_stats {
   size_t reserved, mapped, lazy, areas, vmas, vma_limit;
   size_t allocs, frees, reused, purges, purged_areas, purge_calls, vma_refusals;
   size_t bad_frees;
+  size_t grown_in_place, moved, copied;
 };
 
 class Vmalloc {
@@ -68,6 +79,10 @@ class Vmalloc {
   void* alloc(size_t size, size_t align, unsigned flags, const void* caller, int* status);
   // UVM_OK, or why `p` starts no live area (nothing is changed then).
   int free(void* p);
+  // Resize in place or move without copying (vrealloc.cc). Null with
+  // *status set on failure, the old block untouched; a bad `p` gives its
+  // classification (UVM_ENOTALLOC, UVM_EINTERIOR, UVM_EFOREIGN).
+  void* realloc(void* p, size_t size, const void* caller, int* status);
   // Unmap every lazily freed area now.
   void purge();
   // purge() and release every warm pool page.
@@ -93,7 +108,13 @@ class Vmalloc {
   vm_struct* lazy_take(size_t size, size_t guard, size_t align);
   void lazy_add(vm_struct* vm);
   void release(vm_struct* vm);
-  bool vma_room();
+  bool vma_room(long vmas);
+  int shrink(vm_struct* vm, size_t size);
+  int add_pages(vm_struct* vm, size_t extra, bool* populate);
+  void drop_pages(vm_struct* vm, size_t keep);
+  int map_range(const vm_struct* vm, uintptr_t base, size_t from, size_t to, bool populate);
+  void* move(vm_struct* vm, size_t size, int* status);
+  void* copy_to_new(vm_struct* vm, size_t size, int* status);
 
   vm_config cfg_;
   VmSpace space_;
@@ -111,6 +132,7 @@ class Vmalloc {
   std::atomic<size_t> mapped_{0};
   std::atomic<size_t> allocs_{0}, frees_{0}, reused_{0}, purges_{0}, purged_areas_{0};
   std::atomic<size_t> purge_calls_{0}, vma_refusals_{0};
+  std::atomic<size_t> grown_in_place_{0}, moved_{0}, copied_{0};
 };
 
 kmem_cache_of<vm_struct>& vm_struct_cache();

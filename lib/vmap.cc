@@ -125,6 +125,20 @@ int VmSpace::alloc_fixed(uintptr_t start, size_t size, vmap_area** out) {
   return link_busy(start, size, busy, out);
 }
 
+int VmSpace::grow_busy(vmap_area* va, size_t extra) {
+  if (extra == 0 || extra % pal::kPageSize != 0) return UVM_EINVAL;
+  if (va->va_end + extra < va->va_end || va->va_end + extra > end_) return UVM_ENOSPC;
+  {
+    std::lock_guard<std::mutex> g(free_lock_);
+    int rc = free_.alloc_fixed(va->va_end, extra);
+    if (rc != UVM_OK) return rc;
+  }
+  std::lock_guard<std::mutex> g(busy_lock_);
+  va->va_end += extra;  // the busy tree is keyed by va_start: no relink
+  busy_bytes_ += extra;
+  return UVM_OK;
+}
+
 vmap_area* VmSpace::find_busy_locked(uintptr_t addr) const {
   rb_node* n = busy_root_.node;
   while (n != nullptr) {

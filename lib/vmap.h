@@ -56,6 +56,10 @@ class VmSpace {
   // to grow an area in place. The result is linked in the busy tree.
   int alloc_fixed(uintptr_t start, size_t size, vmap_area** out);
 
+  // Grow busy area `va` in place by the `extra` bytes (page multiple) after
+  // it, if they are free.
+  int grow_busy(vmap_area* va, size_t extra);
+
   // Take the busy area starting at `addr` out of the busy tree. The area is
   // then in neither tree until free_area(). Returns UVM_ENOTALLOC,
   // UVM_EINTERIOR or UVM_EFOREIGN for an address that starts no busy area.

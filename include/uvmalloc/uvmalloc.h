@@ -58,6 +58,14 @@ UVM_API void uvm_vfree(void* p);
 /* uvm_vfree that returns the uvm_status instead of reporting. */
 UVM_API int uvm_vfree_status(void* p);
 
+/* Resize without copying: grows in place when the range after the block is
+ * free, else maps the same pages at a new address; shrinks in place and
+ * returns the tail pages to the pool. Contents and alignment are kept.
+ * uvm_vrealloc(NULL, n) allocates; uvm_vrealloc(p, 0) frees and returns NULL.
+ * On failure returns NULL with errno set and p untouched. A p that starts no
+ * live area is reported as for uvm_vfree. */
+UVM_API void* uvm_vrealloc(void* p, size_t size);
+
 /* ---- Inspection ---- */
 /* True when p lies in the vmalloc space (live or not). */
 UVM_API int uvm_is_vmalloc_addr(const void* p);
@@ -97,6 +105,9 @@ struct uvm_stats {
   size_t purged_areas;   /* areas unmapped by those batches */
   size_t syscalls_saved; /* mmap calls avoided by reuse and purge coalescing */
   size_t vma_refusals;   /* allocations refused for the VMA limit */
+  size_t grown_in_place; /* uvm_vrealloc growths that did not move */
+  size_t moved;          /* uvm_vrealloc moves (pages re-mapped, not copied) */
+  size_t copied;         /* uvm_vrealloc moves that had to copy */
   int async;             /* io_uring is doing release and refill */
 };
 UVM_API int uvm_stats(struct uvm_stats* out);

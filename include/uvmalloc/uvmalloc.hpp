@@ -66,7 +66,8 @@ class buffer {
       : data_(how == init::zeroed ? uvm_vzalloc(size) : uvm_vmalloc(size)), size_(size) {
     if (data_ == nullptr) throw std::bad_alloc();
   }
-  buffer(buffer&& o) noexcept : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+  buffer(buffer&& o) noexcept
+      : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
   buffer& operator=(buffer&& o) noexcept {
     if (this != &o) {
       reset();

@@ -1,0 +1,221 @@
+// vrealloc: resizing without copying. The data lives in memfd pages, so a
+// block grows by mapping more pages after it (in place, when the range after
+// its area is free) or moves by mapping the same pages at a new address;
+// neither touches the data. A shrink unmaps the tail and gives its pages
+// back to the pool.
+//
+// To keep later growth cheap, a grown block keeps room to grow again in both
+// spaces: a moved area is reserved twice the size it needs (the unmapped
+// tail reads as the guard page), and a new page run reserves as many holes
+// again after itself (vm_struct::spare), prefaulted off the caller's path.
+#include <algorithm>
+#include <cstring>
+
+#include "pal.h"
+#include "uvmalloc/uvmalloc.h"
+#include "vmalloc.h"
+
+namespace uvm {
+namespace {
+
+constexpr size_t P = pal::kPageSize;
+constexpr size_t kMaxSpare = size_t{1} << 30;  // holes reserved after one run
+
+}  // namespace
+
+// Map the vm's bytes [from, to) at base + from: one mmap per run piece.
+int Vmalloc::map_range(const vm_struct* vm, uintptr_t base, size_t from, size_t to, bool populate) {
+  size_t pos = 0;
+  for (unsigned i = 0; i < vm->nr_runs && pos < to; ++i) {
+    const page_run& r = vm->runs[i];
+    size_t s = std::max(from, pos), e = std::min(to, pos + r.len);
+    if (s < e) {
+      int rc = pal::map_file_fixed(reinterpret_cast<void*>(base + s), e - s, pool_.fd(),
+                                   r.off + (s - pos), populate);
+      if (rc != 0) return rc;
+    }
+    pos += r.len;
+  }
+  return 0;
+}
+
+// Append `extra` bytes of pages to the vm's runs: from the spare holes, else
+// by extending the last run in the pool, else as a new run (with spare).
+int Vmalloc::add_pages(vm_struct* vm, size_t extra, bool* populate) {
+  page_run& last = vm->runs[vm->nr_runs - 1];
+  if (vm->spare.len >= extra) {
+    last.len += extra;
+    vm->spare.off += extra;
+    vm->spare.len -= extra;
+    *populate = true;  // prefaulted when the spare was reserved
+    return UVM_OK;
+  }
+  // Give the spare back so the pool can hand it out again as part of a
+  // larger extension.
+  pool_.free_cold(vm->spare);
+  vm->spare = {};
+  bool warm;
+  if (pool_.alloc_at(last.off + last.len, extra, &warm) == UVM_OK) {
+    last.len += extra;
+    *populate = warm;
+    return UVM_OK;
+  }
+  if (vm->nr_runs == kMaxRuns) return UVM_ENOMEM;
+  page_run run;
+  size_t spare = std::min(std::max(vm->size + extra, extra), kMaxSpare);
+  if (pool_.alloc_cold(extra + spare, &run) == UVM_OK) {
+    vm->spare = {run.off + extra, spare};
+    run.len = extra;
+    pool_.prefault(run);
+    pool_.prefault(vm->spare);
+    *populate = true;
+  } else if (pool_.alloc(extra, &run, &warm) == UVM_OK) {
+    *populate = warm;
+  } else {
+    return UVM_ENOMEM;
+  }
+  vm->runs[vm->nr_runs++] = run;
+  vmas_ += 1;
+  return UVM_OK;
+}
+
+// Give back the pages past the first `keep` bytes (already unmapped).
+void Vmalloc::drop_pages(vm_struct* vm, size_t keep) {
+  pool_.free_cold(vm->spare);
+  vm->spare = {};
+  size_t pos = 0;
+  unsigned n = 0;
+  for (; n < vm->nr_runs && pos < keep; ++n) {
+    page_run& r = vm->runs[n];
+    if (pos + r.len > keep) {
+      pool_.free({r.off + (keep - pos), pos + r.len - keep});
+      r.len = keep - pos;
+    }
+    pos += r.len;
+  }
+  for (unsigned i = n; i < vm->nr_runs; ++i) pool_.free(vm->runs[i]);
+  vmas_ -= vm->nr_runs - n;
+  vm->nr_runs = n;
+}
+
+int Vmalloc::shrink(vm_struct* vm, size_t size) {
+  int rc = pal::map_none_fixed(reinterpret_cast<void*>(vm->addr + size), vm->size - size);
+  if (rc != 0) return UVM_ENOMEM;
+  drop_pages(vm, size);
+  mapped_ -= vm->size - size;
+  vm->size = size;
+  return UVM_OK;
+}
+
+// The last resort, when the vm has as many runs as it may: a fresh block and
+// a copy.
+void* Vmalloc::copy_to_new(vm_struct* vm, size_t size, int* status) {
+  void* p = alloc(size, vm->align, vm->flags & VM_NO_GUARD, vm->caller, status);
+  if (p == nullptr) return nullptr;
+  memcpy(p, reinterpret_cast<void*>(vm->addr), std::min(vm->size, size));
+  free(reinterpret_cast<void*>(vm->addr));
+  ++copied_;
+  return p;
+}
+
+void* Vmalloc::move(vm_struct* vm, size_t size, int* status) {
+  size_t n = (size + P - 1) & ~(P - 1);
+  size_t guard = vm->flags & VM_GUARD ? P : 0;
+  size_t old = vm->size;
+  *status = UVM_ENOMEM;
+  if (!vma_room(vm->nr_runs + 2)) return nullptr;
+  vmap_area* va = nullptr;
+  // Twice the size when the space allows it, so the next growth is in place.
+  int rc = n * 2 + guard > n ? space_.alloc(n * 2 + guard, vm->align, &va) : UVM_ENOSPC;
+  if (rc != UVM_OK) rc = space_.alloc(n + guard, vm->align, &va);
+  if (rc == UVM_ENOSPC) {
+    purge();
+    rc = space_.alloc(n + guard, vm->align, &va);
+  }
+  if (rc != UVM_OK) {
+    *status = rc;
+    return nullptr;
+  }
+  bool populate;
+  if (add_pages(vm, n - old, &populate) != UVM_OK) {
+    space_.free(va->va_start);
+    return vm->nr_runs == kMaxRuns ? copy_to_new(vm, size, status) : nullptr;
+  }
+  // The old pages exist (the caller wrote them): populate is cheap there.
+  if (map_range(vm, va->va_start, 0, old, true) != 0 ||
+      map_range(vm, va->va_start, old, n, populate) != 0 ||
+      pal::map_none_fixed(reinterpret_cast<void*>(vm->addr), old) != 0) {
+    // Nothing was changed at the old address: undo the new one.
+    pal::map_none_fixed(reinterpret_cast<void*>(va->va_start), n);
+    drop_pages(vm, old);
+    space_.free(va->va_start);
+    return nullptr;
+  }
+  vmap_area* old_va;
+  space_.unlink_busy(vm->addr, &old_va);
+  space_.free_area(old_va);
+  vm->va = va;
+  va->vm = vm;
+  vm->addr = va->va_start;
+  vm->size = n;
+  vm->requested = size;
+  mapped_ += n - old;
+  ++moved_;
+  *status = UVM_OK;
+  return reinterpret_cast<void*>(vm->addr);
+}
+
+void* Vmalloc::realloc(void* p, size_t size, const void* caller, int* status) {
+  if (p == nullptr) return alloc(size, 1, 0, caller, status);
+  uintptr_t addr = reinterpret_cast<uintptr_t>(p);
+  *status = space_.classify(addr, nullptr);
+  if (*status != UVM_OK) return nullptr;
+  if (size == 0) {
+    *status = free(p);
+    return nullptr;
+  }
+  size_t n = (size + P - 1) & ~(P - 1);
+  if (n < size) {
+    *status = UVM_EOVERFLOW;
+    return nullptr;
+  }
+  // From here the caller owns the area: nobody else may free or move it.
+  vmap_area* va = space_.find(addr);
+  auto* vm = static_cast<vm_struct*>(va->vm);
+  size_t guard = vm->flags & VM_GUARD ? P : 0;
+  *status = UVM_OK;
+  if (n <= vm->size) {
+    if (n < vm->size) *status = shrink(vm, n);
+    if (*status != UVM_OK) return nullptr;
+    vm->requested = size;
+    return p;
+  }
+  if (n + guard < n) {
+    *status = UVM_EOVERFLOW;
+    return nullptr;
+  }
+  // In place when the area (with its unmapped tail) or the range after it
+  // has room for the new size and the guard page.
+  if (va->size() < n + guard && space_.grow_busy(va, n + guard - va->size()) != UVM_OK)
+    return move(vm, size, status);
+  size_t old = vm->size;
+  bool populate;
+  if (add_pages(vm, n - old, &populate) != UVM_OK) {
+    if (vm->nr_runs == kMaxRuns) return copy_to_new(vm, size, status);
+    *status = UVM_ENOMEM;
+    return nullptr;
+  }
+  if (map_range(vm, addr, old, n, populate) != 0) {
+    pal::map_none_fixed(reinterpret_cast<void*>(addr + old), n - old);
+    drop_pages(vm, old);
+    *status = UVM_ENOMEM;
+    return nullptr;
+  }
+  vm->size = n;
+  vm->requested = size;
+  mapped_ += n - old;
+  ++grown_in_place_;
+  return p;
+}
+
+}  // namespace uvm
