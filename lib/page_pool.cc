@@ -13,6 +13,9 @@ namespace {
 
 constexpr size_t P = pal::kPageSize;
 constexpr size_t kRefillChunk = size_t{16} << 20;
+// Small enough that a caller catching up waits on little: fallocate holds the
+// inode lock for its whole range.
+constexpr size_t kPrefaultChunk = size_t{4} << 20;
 constexpr size_t kGrowStep = size_t{1} << 30;  // file size grows in sparse 1 GiB steps
 
 // What an io_uring operation is for, and its run in pages (31 bits each).
@@ -204,10 +207,10 @@ int PagePool::take_cold_locked(size_t len, size_t* off) {
   return UVM_OK;
 }
 
-int PagePool::alloc_at(size_t off, size_t len, bool* warm) {
+int PagePool::alloc_at(size_t off, size_t len, bool* warm, bool cold_only) {
   std::lock_guard<std::mutex> g(lock_);
   if (off + len > kOffsetSpace || len == 0) return UVM_ENOSPC;
-  if (warm_.alloc_fixed(off, len) == UVM_OK) {
+  if (!cold_only && warm_.alloc_fixed(off, len) == UVM_OK) {
     *warm = true;
   } else if (cold_.alloc_fixed(off, len) == UVM_OK) {
     if (ensure_size_locked(off + len) != UVM_OK) {
@@ -238,13 +241,18 @@ void PagePool::free_cold(page_run run) {
   cold_.insert_range(run.off, run.off + run.len);
 }
 
+int PagePool::commit(page_run run) {
+  if (run.len == 0 || !pal::file_has_hole(fd_, run.off, run.len)) return UVM_OK;
+  return pal::file_alloc(fd_, run.off, run.len) == 0 ? UVM_OK : UVM_ENOMEM;
+}
+
 void PagePool::prefault(page_run run) {
   if (run.len == 0 || !async_.enabled()) return;
   std::lock_guard<std::mutex> g(lock_);
   reap_locked(false);
   // Best effort: a full ring just means the pages fault in on touch.
   for (size_t done = 0; done < run.len;) {
-    size_t len = std::min(run.len - done, kRefillChunk);
+    size_t len = std::min(run.len - done, kPrefaultChunk);
     if (!async_.queue(fd_, pal::file_op::alloc, run.off + done, len,
                       make_tag(job::prefault, run.off + done, len)))
       break;

@@ -64,13 +64,17 @@ class PagePool {
   int alloc(size_t len, page_run* out, bool* warm);
   // Take exactly [off, off + len) if it is all warm or all cold (to extend a
   // run in place, so its mapping stays one VMA).
-  int alloc_at(size_t off, size_t len, bool* warm);
+  int alloc_at(size_t off, size_t len, bool* warm, bool cold_only = false);
   // Holes only: offsets reserved for growth cost nothing until touched.
   int alloc_cold(size_t len, page_run* out);
   // Give pages back; they stay warm until decay or the pool limit punch them.
   void free(page_run run);
   // Give back offsets that were never mapped: they are still holes.
   void free_cold(page_run run);
+  // Allocate the pages of a run the caller owns now, unless they all exist
+  // (e.g. prefault() got there first): fallocate costs a third of faulting
+  // holes in one by one. UVM_OK or UVM_ENOMEM (no room in the filesystem).
+  int commit(page_run run);
   // Allocate the pages of a run the caller owns ahead of its use, through
   // io_uring (nothing without it: done here it would cost what it saves).
   void prefault(page_run run);

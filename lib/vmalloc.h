@@ -45,6 +45,7 @@ struct vm_struct {
   unsigned nr_runs;
   page_run runs[kMaxRuns];  // memfd pages, mapped back to back from addr
   page_run spare;           // holes right after the last run, kept for growth
+  size_t spare_queued;      // bytes at the start of spare already prefaulting
   const void* caller;
   // The area: the mapped part, then an unmapped tail (the guard page, and
   // room to grow after a vrealloc moved it).
@@ -110,9 +111,10 @@ class Vmalloc {
   void release(vm_struct* vm);
   bool vma_room(long vmas);
   int shrink(vm_struct* vm, size_t size);
-  int add_pages(vm_struct* vm, size_t extra, bool* populate);
+  int add_pages(vm_struct* vm, size_t extra);
+  void prefault_ahead(vm_struct* vm, size_t len);
   void drop_pages(vm_struct* vm, size_t keep);
-  int map_range(const vm_struct* vm, uintptr_t base, size_t from, size_t to, bool populate);
+  int map_range(const vm_struct* vm, uintptr_t base, size_t from, size_t to);
   void* move(vm_struct* vm, size_t size, int* status);
   void* copy_to_new(vm_struct* vm, size_t size, int* status);
 

@@ -23,15 +23,17 @@ constexpr size_t kMaxSpare = size_t{1} << 30;  // holes reserved after one run
 
 }  // namespace
 
-// Map the vm's bytes [from, to) at base + from: one mmap per run piece.
-int Vmalloc::map_range(const vm_struct* vm, uintptr_t base, size_t from, size_t to, bool populate) {
+// Map the vm's bytes [from, to) at base + from: one mmap per run piece, all
+// prefaulted (the pages exist: the caller wrote them, or add_pages committed
+// them).
+int Vmalloc::map_range(const vm_struct* vm, uintptr_t base, size_t from, size_t to) {
   size_t pos = 0;
   for (unsigned i = 0; i < vm->nr_runs && pos < to; ++i) {
     const page_run& r = vm->runs[i];
     size_t s = std::max(from, pos), e = std::min(to, pos + r.len);
     if (s < e) {
       int rc = pal::map_file_fixed(reinterpret_cast<void*>(base + s), e - s, pool_.fd(),
-                                   r.off + (s - pos), populate);
+                                   r.off + (s - pos), true);
       if (rc != 0) return rc;
     }
     pos += r.len;
@@ -39,43 +41,62 @@ int Vmalloc::map_range(const vm_struct* vm, uintptr_t base, size_t from, size_t 
   return 0;
 }
 
-// Append `extra` bytes of pages to the vm's runs: from the spare holes, else
-// by extending the last run in the pool, else as a new run (with spare).
-int Vmalloc::add_pages(vm_struct* vm, size_t extra, bool* populate) {
+// Queue the allocation of the next `len` bytes of spare on io_uring, so the
+// next growth finds its pages made while the caller was filling this one.
+void Vmalloc::prefault_ahead(vm_struct* vm, size_t len) {
+  size_t want = std::min(vm->spare.len, len);
+  if (want <= vm->spare_queued) return;
+  pool_.prefault({vm->spare.off + vm->spare_queued, want - vm->spare_queued});
+  vm->spare_queued = want;
+}
+
+// Append `extra` bytes of committed pages to the vm's runs: from the spare
+// holes, else by extending the last run in the pool, else as a new run (with
+// as many holes again kept as spare). A buffer that grows is written, so the
+// pages are allocated now (fallocate is a third of the cost of faulting holes
+// in one by one) and the next ones are prefaulted ahead.
+int Vmalloc::add_pages(vm_struct* vm, size_t extra) {
   page_run& last = vm->runs[vm->nr_runs - 1];
+  page_run added;
+  bool warm = false;
   if (vm->spare.len >= extra) {
-    last.len += extra;
+    added = {vm->spare.off, extra};
     vm->spare.off += extra;
     vm->spare.len -= extra;
-    *populate = true;  // prefaulted when the spare was reserved
-    return UVM_OK;
-  }
-  // Give the spare back so the pool can hand it out again as part of a
-  // larger extension.
-  pool_.free_cold(vm->spare);
-  vm->spare = {};
-  bool warm;
-  if (pool_.alloc_at(last.off + last.len, extra, &warm) == UVM_OK) {
+    vm->spare_queued = vm->spare_queued > extra ? vm->spare_queued - extra : 0;
     last.len += extra;
-    *populate = warm;
-    return UVM_OK;
-  }
-  if (vm->nr_runs == kMaxRuns) return UVM_ENOMEM;
-  page_run run;
-  size_t spare = std::min(std::max(vm->size + extra, extra), kMaxSpare);
-  if (pool_.alloc_cold(extra + spare, &run) == UVM_OK) {
-    vm->spare = {run.off + extra, spare};
-    run.len = extra;
-    pool_.prefault(run);
-    pool_.prefault(vm->spare);
-    *populate = true;
-  } else if (pool_.alloc(extra, &run, &warm) == UVM_OK) {
-    *populate = warm;
   } else {
+    // Give the spare back so the pool can hand it out again as part of a
+    // larger extension.
+    pool_.free_cold(vm->spare);
+    vm->spare = {};
+    vm->spare_queued = 0;
+    size_t end = last.off + last.len;
+    size_t spare = std::min(std::max(vm->size + extra, extra), kMaxSpare);
+    if (pool_.alloc_at(end, extra + spare, &warm, true) == UVM_OK) {
+      added = {end, extra};
+      vm->spare = {end + extra, spare};
+      last.len += extra;
+    } else if (pool_.alloc_at(end, extra, &warm) == UVM_OK) {
+      added = {end, extra};
+      last.len += extra;
+    } else {
+      if (vm->nr_runs == kMaxRuns) return UVM_ENOMEM;
+      if (pool_.alloc_cold(extra + spare, &added) == UVM_OK) {
+        vm->spare = {added.off + extra, spare};
+        added.len = extra;
+      } else if (pool_.alloc(extra, &added, &warm) != UVM_OK) {
+        return UVM_ENOMEM;
+      }
+      vm->runs[vm->nr_runs++] = added;
+      vmas_ += 1;
+    }
+  }
+  if (!warm && pool_.commit(added) != UVM_OK) {
+    drop_pages(vm, vm->size);
     return UVM_ENOMEM;
   }
-  vm->runs[vm->nr_runs++] = run;
-  vmas_ += 1;
+  prefault_ahead(vm, 8 * extra);
   return UVM_OK;
 }
 
@@ -83,6 +104,7 @@ int Vmalloc::add_pages(vm_struct* vm, size_t extra, bool* populate) {
 void Vmalloc::drop_pages(vm_struct* vm, size_t keep) {
   pool_.free_cold(vm->spare);
   vm->spare = {};
+  vm->spare_queued = 0;
   size_t pos = 0;
   unsigned n = 0;
   for (; n < vm->nr_runs && pos < keep; ++n) {
@@ -136,14 +158,11 @@ void* Vmalloc::move(vm_struct* vm, size_t size, int* status) {
     *status = rc;
     return nullptr;
   }
-  bool populate;
-  if (add_pages(vm, n - old, &populate) != UVM_OK) {
+  if (add_pages(vm, n - old) != UVM_OK) {
     space_.free(va->va_start);
     return vm->nr_runs == kMaxRuns ? copy_to_new(vm, size, status) : nullptr;
   }
-  // The old pages exist (the caller wrote them): populate is cheap there.
-  if (map_range(vm, va->va_start, 0, old, true) != 0 ||
-      map_range(vm, va->va_start, old, n, populate) != 0 ||
+  if (map_range(vm, va->va_start, 0, n) != 0 ||
       pal::map_none_fixed(reinterpret_cast<void*>(vm->addr), old) != 0) {
     // Nothing was changed at the old address: undo the new one.
     pal::map_none_fixed(reinterpret_cast<void*>(va->va_start), n);
@@ -199,13 +218,12 @@ void* Vmalloc::realloc(void* p, size_t size, const void* caller, int* status) {
   if (va->size() < n + guard && space_.grow_busy(va, n + guard - va->size()) != UVM_OK)
     return move(vm, size, status);
   size_t old = vm->size;
-  bool populate;
-  if (add_pages(vm, n - old, &populate) != UVM_OK) {
+  if (add_pages(vm, n - old) != UVM_OK) {
     if (vm->nr_runs == kMaxRuns) return copy_to_new(vm, size, status);
     *status = UVM_ENOMEM;
     return nullptr;
   }
-  if (map_range(vm, addr, old, n, populate) != 0) {
+  if (map_range(vm, addr, old, n) != 0) {
     pal::map_none_fixed(reinterpret_cast<void*>(addr + old), n - old);
     drop_pages(vm, old);
     *status = UVM_ENOMEM;
