@@ -26,8 +26,10 @@ struct vmap_area {
   // Free areas: when the area last grew (the page pool's decay clock); a
   // merge keeps the newer stamp.
   uint64_t stamp;
-  // Busy areas: the record of the layer above (vm_struct), or null.
+  // Busy areas: the record of the layer above (vm_struct), or null, and its
+  // kind (the kernel's va->flags: vmalloc, vmap, vm_map_ram block).
   void* vm;
+  unsigned flags;
 
   size_t size() const { return va_end - va_start; }
 };

@@ -58,6 +58,24 @@ int page_file_create(const char* name) {
   return fd;
 }
 
+int sealed_file_create(const char* name, size_t size) {
+  int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
+  if (fd < 0) return -errno;
+  int rc = file_set_size(fd, size);
+  if (rc == 0 && fcntl(fd, F_ADD_SEALS, F_SEAL_GROW | F_SEAL_SHRINK | F_SEAL_SEAL) != 0)
+    rc = -errno;
+  if (rc != 0) {
+    close(fd);
+    return rc;
+  }
+  return fd;
+}
+
+int dup_fd(int fd) {
+  int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
+  return nfd < 0 ? -errno : nfd;
+}
+
 int file_set_size(int fd, size_t size) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && size > rl.rlim_cur)

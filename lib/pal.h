@@ -25,6 +25,11 @@ int unmap(void* addr, size_t size);
 // MFD_CLOEXEC, or an unlinked file in /dev/shm where memfd_create is refused.
 // Returns the descriptor or -errno.
 int page_file_create(const char* name);
+// A memfd of exactly `size` bytes sealed against growing and shrinking, for
+// one shareable allocation. Returns the descriptor or -errno.
+int sealed_file_create(const char* name, size_t size);
+// A new O_CLOEXEC descriptor for the same file, or -errno.
+int dup_fd(int fd);
 // Grow the file to `size` bytes. Refused with -EFBIG, before the kernel would
 // raise SIGXFSZ, when RLIMIT_FSIZE is lower.
 int file_set_size(int fd, size_t size);

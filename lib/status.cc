@@ -21,6 +21,9 @@ extern "C" const char* uvm_strerror(int status) {
       return "pointer into the middle of an allocation";
     case UVM_EFOREIGN:
       return "pointer outside the vmalloc space";
+    case UVM_EWRONGKIND:
+      return "area of another kind (free uvm_vmap areas with uvm_vunmap, vm_map_ram ones with "
+             "uvm_vm_unmap_ram)";
     default:
       return "unknown uvmalloc status";
   }

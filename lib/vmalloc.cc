@@ -1,6 +1,7 @@
 #include "vmalloc.h"
 
 #include <dlfcn.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <tuple>
@@ -55,6 +56,8 @@ int Vmalloc::init(const vm_config& cfg) {
   int rc = space_.reserve(cfg.reserve, cfg.min_reserve, kHugePage);
   if (rc != UVM_OK) return rc;
   rc = pool_.init(cfg.pool);
+  if (rc != UVM_OK) return rc;
+  rc = init_blocks();
   if (rc != UVM_OK) return rc;
   long limit = cfg.vma_max;
   if (limit <= 0) limit = pal::max_map_count() - pal::count_vmas() - cfg.vma_headroom;
@@ -133,8 +136,12 @@ void Vmalloc::lazy_add(vm_struct* vm) {
 
 // Return an unmapped area's pages, range and record.
 void Vmalloc::release(vm_struct* vm) {
-  for (unsigned i = 0; i < vm->nr_runs; ++i) pool_.free(vm->runs[i]);
-  pool_.free_cold(vm->spare);
+  if (vm->flags & VM_USERMAP) {
+    close(vm->fd);
+  } else {
+    for (unsigned i = 0; i < vm->nr_runs; ++i) pool_.free(vm->runs[i]);
+    pool_.free_cold(vm->spare);
+  }
   space_.free_area(vm->va);
   vm_struct_cache().free(vm);
 }
@@ -263,6 +270,7 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
   vm->align = align;
   vm->flags = VM_ALLOC | (flags & VM_NO_GUARD) | (guard != 0 ? unsigned{VM_GUARD} : 0u);
   vm->nr_runs = 1;
+  vm->fd = -1;
   vm->caller = caller;
   vm->va = va;
   va->vm = vm;
@@ -273,22 +281,29 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
 
 int Vmalloc::free(void* p) {
   vmap_area* va;
-  int rc = space_.unlink_busy(reinterpret_cast<uintptr_t>(p), &va);
+  int rc = space_.unlink_busy(reinterpret_cast<uintptr_t>(p), VMAP_VMALLOC, &va);
   if (rc != UVM_OK) return rc;
   auto* vm = static_cast<vm_struct*>(va->vm);
   ++frees_;
-  if (cfg_.lazy_max > 0) {
+  // Shareable areas never wait in the lazy list: their memfd may be mapped
+  // elsewhere, and same-size reuse must never hand those pages to another.
+  if (cfg_.lazy_max > 0 && !(vm->flags & VM_USERMAP)) {
     lazy_add(vm);
     return UVM_OK;
   }
-  // Unmap at once: a use after free faults.
+  unmap_now(vm);
+  pool_.tick();
+  return UVM_OK;
+}
+
+// Unmap an unlinked area at once (a use after free faults) and release it.
+void Vmalloc::unmap_now(vm_struct* vm) {
   mapped_ -= vm->size;
-  if (pal::map_none_fixed(p, vm->size) == 0) {
+  if (pal::map_none_fixed(reinterpret_cast<void*>(vm->addr), vm->size) == 0) {
     vmas_ -= vmas_of(vm);
     release(vm);
   }
-  pool_.tick();
-  return UVM_OK;
+  // else: still mapped to its pages; keep both out of circulation.
 }
 
 int Vmalloc::find(const void* p, vm_struct* out) const {

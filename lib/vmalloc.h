@@ -21,6 +21,7 @@
 #include "config.h"
 #include "page_pool.h"
 #include "rbtree.h"
+#include "uvmalloc/uvmalloc.h"
 #include "vmap.h"
 
 namespace uvm {
@@ -30,6 +31,15 @@ enum vm_flags : unsigned {
   VM_NO_GUARD = 1u << 1,  // no guard page after the area
   VM_ZERO = 1u << 2,      // the caller wants zeroed memory
   VM_GUARD = 1u << 3,     // the area was given a guard page
+  VM_USERMAP = 1u << 4,   // own sealed memfd, exportable (vmalloc_user)
+  VM_MAP = 1u << 5,       // caller's pages (vmap)
+};
+
+// vmap_area::flags: which kind of record va->vm is.
+enum vmap_kind : unsigned {
+  VMAP_VMALLOC = 0,  // a vm_struct of vmalloc or vmalloc_user
+  VMAP_MAP = 1,      // a vm_struct of vmap
+  VMAP_RAM = 2,      // a vmap_block of vm_map_ram
 };
 
 // Page runs one area may map; vrealloc adds runs when it cannot extend the
@@ -46,6 +56,10 @@ struct vm_struct {
   page_run runs[kMaxRuns];  // memfd pages, mapped back to back from addr
   page_run spare;           // holes right after the last run, kept for growth
   size_t spare_queued;      // bytes at the start of spare already prefaulting
+  int fd;                   // VM_USERMAP: the area's own memfd
+  // VM_MAP: the handles mapped back to back (an array of nr_handles).
+  uvm_pages** handles;
+  size_t nr_handles;
   const void* caller;
   // The area: the mapped part, then an unmapped tail (the guard page, and
   // room to grow after a vrealloc moved it).
@@ -84,6 +98,19 @@ class Vmalloc {
   // *status set on failure, the old block untouched; a bad `p` gives its
   // classification (UVM_ENOTALLOC, UVM_EINTERIOR, UVM_EFOREIGN).
   void* realloc(void* p, size_t size, const void* caller, int* status);
+  // Pages as objects and their mappings (vmap_pages.cc, vmap_block.cc).
+  uvm_pages* alloc_pages(size_t n, int* status);
+  void put_pages(uvm_pages* pages);
+  void* vmap(uvm_pages* const* pages, size_t count, unsigned flags, const void* caller,
+             int* status);
+  int vunmap(void* addr);
+  void* vm_map_ram(uvm_pages* const* pages, size_t count, int* status);
+  int vm_unmap_ram(void* addr, size_t count);
+  int to_page(const void* addr, uvm_page_info* out) const;
+  // Shareable allocations (vmalloc_user.cc).
+  void* alloc_user(size_t size, const void* caller, int* status);
+  int export_area(const void* p, struct uvm_export* out) const;
+
   // Unmap every lazily freed area now.
   void purge();
   // purge() and release every warm pool page.
@@ -111,6 +138,13 @@ class Vmalloc {
   void release(vm_struct* vm);
   bool vma_room(long vmas);
   int shrink(vm_struct* vm, size_t size);
+  void unmap_now(vm_struct* vm);
+  int init_blocks();
+  void exit_blocks();
+  struct vmap_block* new_block();
+  struct vmap_block* block_of(uintptr_t addr) const;
+  void retire_block(struct vmap_block* b);
+  void free_block(struct vmap_block* b);
   int add_pages(vm_struct* vm, size_t extra);
   void prefault_ahead(vm_struct* vm, size_t len);
   void drop_pages(vm_struct* vm, size_t keep);
@@ -120,6 +154,10 @@ class Vmalloc {
 
   vm_config cfg_;
   VmSpace space_;
+  // vm_map_ram blocks by index of their (block-aligned) slot in the space:
+  // lookup without the tree locks, like the kernel's per-cpu xarray.
+  std::atomic<struct vmap_block*>* blocks_ = nullptr;
+  size_t nr_blocks_ = 0;
   PagePool pool_;
   long vma_limit_ = 0;
   bool thp_ = false;

@@ -200,6 +200,21 @@ int VmSpace::unlink_busy(uintptr_t addr, vmap_area** out) {
   return UVM_OK;
 }
 
+int VmSpace::unlink_busy(uintptr_t addr, unsigned flags, vmap_area** out) {
+  *out = nullptr;
+  if (!contains(addr)) return UVM_EFOREIGN;
+  std::lock_guard<std::mutex> g(busy_lock_);
+  vmap_area* va = find_busy_locked(addr);
+  if (va == nullptr) return UVM_ENOTALLOC;
+  if (va->va_start != addr) return UVM_EINTERIOR;
+  if (va->flags != flags) return UVM_EWRONGKIND;
+  rb_erase(&va->rb, &busy_root_);
+  --busy_areas_;
+  busy_bytes_ -= va->size();
+  *out = va;
+  return UVM_OK;
+}
+
 void VmSpace::free_area(vmap_area* va) {
   std::lock_guard<std::mutex> g(free_lock_);
   free_.insert(va);

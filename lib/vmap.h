@@ -64,6 +64,8 @@ class VmSpace {
   // then in neither tree until free_area(). Returns UVM_ENOTALLOC,
   // UVM_EINTERIOR or UVM_EFOREIGN for an address that starts no busy area.
   int unlink_busy(uintptr_t addr, vmap_area** out);
+  // The same, but only an area whose flags are `flags` (else UVM_EWRONGKIND).
+  int unlink_busy(uintptr_t addr, unsigned flags, vmap_area** out);
   // Return an unlinked area to the free tree, merging with its neighbours.
   void free_area(vmap_area* va);
   // unlink_busy() + free_area().

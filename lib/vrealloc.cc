@@ -129,10 +129,12 @@ int Vmalloc::shrink(vm_struct* vm, size_t size) {
   return UVM_OK;
 }
 
-// The last resort, when the vm has as many runs as it may: a fresh block and
-// a copy.
+// The last resort, when the vm has as many runs as it may (or lives in its
+// own memfd, sealed against growth): a fresh block and a copy.
 void* Vmalloc::copy_to_new(vm_struct* vm, size_t size, int* status) {
-  void* p = alloc(size, vm->align, vm->flags & VM_NO_GUARD, vm->caller, status);
+  void* p = vm->flags & VM_USERMAP
+                ? alloc_user(size, vm->caller, status)
+                : alloc(size, vm->align, vm->flags & VM_NO_GUARD, vm->caller, status);
   if (p == nullptr) return nullptr;
   memcpy(p, reinterpret_cast<void*>(vm->addr), std::min(vm->size, size));
   free(reinterpret_cast<void*>(vm->addr));
@@ -200,7 +202,12 @@ void* Vmalloc::realloc(void* p, size_t size, const void* caller, int* status) {
   }
   // From here the caller owns the area: nobody else may free or move it.
   vmap_area* va = space_.find(addr);
+  if (va->flags != VMAP_VMALLOC) {
+    *status = UVM_EWRONGKIND;
+    return nullptr;
+  }
   auto* vm = static_cast<vm_struct*>(va->vm);
+  if (vm->flags & VM_USERMAP) return copy_to_new(vm, size, status);
   size_t guard = vm->flags & VM_GUARD ? P : 0;
   *status = UVM_OK;
   if (n <= vm->size) {

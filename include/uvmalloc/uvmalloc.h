@@ -31,7 +31,8 @@ typedef enum uvm_status {
   UVM_ENOMEM = 4,    /* metadata, pages or mappings could not be had */
   UVM_ENOTALLOC = 5, /* address is in the space but no live area starts there */
   UVM_EINTERIOR = 6, /* address points inside a live area, not at its start */
-  UVM_EFOREIGN = 7   /* address is outside the vmalloc space */
+  UVM_EFOREIGN = 7,  /* address is outside the vmalloc space */
+  UVM_EWRONGKIND = 8 /* an area of another kind (uvm_vmap, vm_map_ram, vmalloc) */
 } uvm_status;
 
 /* A short constant description of a status, e.g. "double free or never allocated". */
@@ -65,6 +66,66 @@ UVM_API int uvm_vfree_status(void* p);
  * On failure returns NULL with errno set and p untouched. A p that starts no
  * live area is reported as for uvm_vfree. */
 UVM_API void* uvm_vrealloc(void* p, size_t size);
+
+/* ---- Pages as objects (the kernel's alloc_pages + vmap family) ----
+ * A uvm_pages handle is a run of pages of the page memfd that the caller
+ * owns. The same pages may be mapped any number of times; writes through one
+ * mapping are seen through every other. */
+typedef struct uvm_pages uvm_pages;
+/* n contiguous pages; their contents are unspecified (as alloc_pages
+ * without __GFP_ZERO). NULL with errno on failure. */
+UVM_API uvm_pages* uvm_alloc_pages(size_t n);
+/* Give up the handle; the pages go back to the pool once no uvm_vmap or
+ * uvm_vm_map_ram mapping of them remains. NULL is fine. */
+UVM_API void uvm_free_pages(uvm_pages* pages);
+UVM_API size_t uvm_pages_count(const uvm_pages* pages);
+
+#define UVM_VMAP_NO_GUARD 1u /* no guard page after the mapping */
+/* Map the pages of count handles back to back (each handle whole), followed
+ * by a guard page unless UVM_VMAP_NO_GUARD. NULL with errno on failure. */
+UVM_API void* uvm_vmap(uvm_pages* const* pages, size_t count, unsigned flags);
+/* Remove a uvm_vmap mapping; the pages stay with their handles. */
+UVM_API void uvm_vunmap(void* addr);
+/* Fast path for short-lived mappings of few pages (at most 64 in total):
+ * carved from a per-thread block of the space without the tree locks, no
+ * guard page (the kernel's vmap_block). Unmap with uvm_vm_unmap_ram and the
+ * same total page count. */
+UVM_API void* uvm_vm_map_ram(uvm_pages* const* pages, size_t count);
+UVM_API void uvm_vm_unmap_ram(void* addr, size_t pages);
+
+struct uvm_page_info {
+  uvm_pages* pages;   /* the handle mapped there (uvm_vmap, vm_map_ram), else NULL */
+  size_t index;       /* page index within that handle, or within the area */
+  size_t file_offset; /* the page's offset in its memfd */
+  size_t offset;      /* byte offset of addr within the page */
+};
+/* The page behind an address of any live area. */
+UVM_API int uvm_vmalloc_to_page(const void* addr, struct uvm_page_info* info);
+
+/* ---- Sharing with another process (vmalloc_user + remap_vmalloc_range) ----
+ * A shareable allocation has a sealed memfd of its own (never the pool's), so
+ * handing its descriptor to another process reaches exactly its pages. */
+UVM_API void* uvm_vmalloc_user(size_t size);
+struct uvm_export {
+  int fd;        /* a new descriptor (O_CLOEXEC) the caller closes */
+  size_t offset; /* where the allocation starts in fd */
+  size_t length; /* mapped length (page multiple) */
+};
+/* Export a uvm_vmalloc_user allocation: mmap(NULL, length, PROT_READ |
+ * PROT_WRITE, MAP_SHARED, fd, offset) in any process maps the same pages.
+ * UVM_EWRONGKIND for an allocation that was not made shareable. */
+UVM_API int uvm_export(const void* p, struct uvm_export* out);
+
+/* ---- Magic ring buffer ----
+ * The same pages mapped twice back to back: a read or write of up to `size`
+ * bytes starting anywhere in the first copy never wraps. */
+struct uvm_ring {
+  unsigned char* base; /* 2 * size bytes of address space */
+  size_t size;         /* capacity, a page multiple */
+  uvm_pages* pages;
+};
+UVM_API int uvm_ring_create(struct uvm_ring* ring, size_t size);
+UVM_API void uvm_ring_destroy(struct uvm_ring* ring);
 
 /* ---- Inspection ---- */
 /* True when p lies in the vmalloc space (live or not). */
