@@ -4,10 +4,13 @@
 
 #include <uvmalloc/uvmalloc.h>
 
+#include <atomic>
 #include <cstddef>
+#include <cstring>
 #include <limits>
 #include <memory_resource>
 #include <new>
+#include <span>
 #include <utility>
 
 namespace uvm {
@@ -104,6 +107,65 @@ class buffer {
  private:
   void* data_ = nullptr;
   std::size_t size_ = 0;
+};
+
+// A single-producer single-consumer byte queue on a magic ring (the same
+// pages mapped twice back to back): every read and write window is one
+// contiguous span, so producers and consumers never split a record at the
+// wrap.
+class ring_buffer {
+ public:
+  // Capacity rounds up to whole pages.
+  explicit ring_buffer(std::size_t capacity) {
+    if (uvm_ring_create(&ring_, capacity) != UVM_OK) throw std::bad_alloc();
+  }
+  ring_buffer(const ring_buffer&) = delete;
+  ring_buffer& operator=(const ring_buffer&) = delete;
+  ~ring_buffer() { uvm_ring_destroy(&ring_); }
+
+  std::size_t capacity() const noexcept { return ring_.size; }
+  // Bytes ready to read (exact for the consumer, a lower bound for others).
+  std::size_t size() const noexcept {
+    return head_.load(std::memory_order_acquire) - tail_.load(std::memory_order_acquire);
+  }
+
+  // Producer: the free space, contiguous; then commit() what was written.
+  std::span<std::byte> write_window() noexcept {
+    std::size_t head = head_.load(std::memory_order_relaxed);
+    std::size_t used = head - tail_.load(std::memory_order_acquire);
+    return {reinterpret_cast<std::byte*>(ring_.base) + head % ring_.size, ring_.size - used};
+  }
+  void commit(std::size_t n) noexcept { head_.fetch_add(n, std::memory_order_release); }
+
+  // Consumer: the readable bytes, contiguous; then consume() what was read.
+  std::span<const std::byte> read_window() const noexcept {
+    std::size_t tail = tail_.load(std::memory_order_relaxed);
+    std::size_t ready = head_.load(std::memory_order_acquire) - tail;
+    return {reinterpret_cast<const std::byte*>(ring_.base) + tail % ring_.size, ready};
+  }
+  void consume(std::size_t n) noexcept { tail_.fetch_add(n, std::memory_order_release); }
+
+  // Copy in as much of [data, data + n) as fits; returns the bytes written.
+  std::size_t write(const void* data, std::size_t n) noexcept {
+    std::span<std::byte> w = write_window();
+    n = n < w.size() ? n : w.size();
+    std::memcpy(w.data(), data, n);
+    commit(n);
+    return n;
+  }
+  // Copy out up to n bytes; returns the bytes read.
+  std::size_t read(void* out, std::size_t n) noexcept {
+    std::span<const std::byte> r = read_window();
+    n = n < r.size() ? n : r.size();
+    std::memcpy(out, r.data(), n);
+    consume(n);
+    return n;
+  }
+
+ private:
+  uvm_ring ring_{};
+  alignas(64) std::atomic<std::size_t> head_{0};  // bytes ever written
+  alignas(64) std::atomic<std::size_t> tail_{0};  // bytes ever read
 };
 
 }  // namespace uvm
