@@ -10,13 +10,14 @@ namespace {
 
 bool parse_size(const char* v, size_t len, size_t* out) {
   char buf[32];
-  if (len == 0 || len >= sizeof buf) return false;
+  // Digits first: strtoull would also take blanks and signs (" -1").
+  if (len == 0 || len >= sizeof buf || v[0] < '0' || v[0] > '9') return false;
   memcpy(buf, v, len);
   buf[len] = 0;
   char* end;
   errno = 0;
   unsigned long long n = strtoull(buf, &end, 10);
-  if (errno != 0 || end == buf || buf[0] == '-') return false;
+  if (errno != 0 || end == buf) return false;
   unsigned shift = 0;
   switch (*end) {
     case 0:

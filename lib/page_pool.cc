@@ -66,6 +66,7 @@ void PagePool::configure(const pool_config& cfg) {
   cfg_ = cfg;
   cfg_.uring = uring;  // fixed at init
   trim_locked();
+  submit_locked();
 }
 
 int PagePool::ensure_size_locked(size_t end) {
@@ -97,6 +98,7 @@ bool PagePool::release_locked(size_t off, size_t len) {
   if (pal::file_punch(fd_, off, len) == 0) {
     st_.released += len;
     cold_.insert_range(off, off + len);
+    refill_paused_ = false;
     return true;
   }
   // The pages still hold data, so they must not be handed out as holes.
@@ -113,6 +115,7 @@ void PagePool::reap_locked(bool wait) {
         if (tag_job(tag) == job::punch) {
           if (res == 0 || pal::file_punch(fd_, off, len) == 0) {
             cold_.insert_range(off, off + len);
+            refill_paused_ = false;
           } else {  // still holds data: keep it warm
             st_.released -= len;
             warm_.insert_range(off, off + len, now_ms());
@@ -124,7 +127,7 @@ void PagePool::reap_locked(bool wait) {
           // ENOSPC in /dev/shm and the like: the run stays a hole; stop
           // refilling until the next release makes room.
           cold_.insert_range(off, off + len);
-          cfg_.refill = 0;
+          refill_paused_ = true;
         }
       },
       wait);
@@ -161,7 +164,7 @@ void PagePool::trim_locked() {
 // Allocate pages ahead of demand off the caller's path (io_uring only: done
 // synchronously it would cost the caller exactly what it saves).
 void PagePool::refill_locked() {
-  if (!async_.enabled() || cfg_.refill == 0) return;
+  if (!async_.enabled() || cfg_.refill == 0 || refill_paused_) return;
   size_t target = std::min(cfg_.refill, cfg_.pool_max);
   while (warm_.bytes() + st_.in_flight < target) {
     size_t len = std::min(kRefillChunk, target - warm_.bytes() - st_.in_flight);

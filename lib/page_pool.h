@@ -109,6 +109,7 @@ class PagePool {
   FreeAreaTree cold_;
   pal::AsyncFile async_;
   bool pending_submit_ = false;
+  bool refill_paused_ = false;  // a refill failed; resume after a release
   uint64_t last_decay_ = 0;
   pool_stats st_{};
 };

@@ -37,6 +37,8 @@ class AsyncFile {
   template <typename Fn>
   unsigned reap(Fn&& fn, bool wait = false) {
     unsigned n = 0;
+    // Waiting on operations still sitting in the SQ would never return.
+    if (wait && enabled_ && inflight_ > 0) io_uring_submit(&ring_);
     while (enabled_ && inflight_ > 0) {
       io_uring_cqe* cqe = nullptr;
       int rc = wait ? io_uring_wait_cqe(&ring_, &cqe) : io_uring_peek_cqe(&ring_, &cqe);

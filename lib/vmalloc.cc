@@ -253,7 +253,10 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
   }
   if (rc != 0) {
     ++vma_refusals_;
-    pool_.free(vm->runs[0]);
+    if (warm)
+      pool_.free(vm->runs[0]);
+    else
+      pool_.free_cold(vm->runs[0]);
     space_.free(va->va_start);
     vm_struct_cache().free(vm);
     return nullptr;
