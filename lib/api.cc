@@ -39,17 +39,6 @@ void print_at_exit() {
   uvm_vmalloc_info(stderr);
 }
 
-void* do_alloc(size_t size, size_t align, unsigned flags, const void* caller) {
-  Vmalloc* vm = instance();
-  if (vm == nullptr) {
-    errno = ENOMEM;
-    return nullptr;
-  }
-  int status;
-  void* p = vm->alloc(size, align, flags, caller, &status);
-  if (p == nullptr) errno = to_errno(status);
-  return p;
-}
 
 void describe_caller(const void* caller, char* buf, size_t len) {
   Dl_info dl;
@@ -88,6 +77,42 @@ Vmalloc* instance_if_ready() {
   return g_vm.load(std::memory_order_acquire);
 }
 
+void* alloc(size_t size, size_t align, unsigned flags, const void* caller) {
+  Vmalloc* vm = instance();
+  if (vm == nullptr) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  int status;
+  void* p = vm->alloc(size, align, flags, caller, &status);
+  if (p == nullptr) errno = to_errno(status);
+  return p;
+}
+
+void* realloc(void* p, size_t size, const void* caller, const char* call) {
+  Vmalloc* vm = p == nullptr ? instance() : instance_if_ready();
+  if (vm == nullptr) {
+    if (p != nullptr) report_bad_pointer(call, p, UVM_EFOREIGN);
+    errno = ENOMEM;
+    return nullptr;
+  }
+  int status;
+  void* q = vm->realloc(p, size, caller, &status);
+  if (status == UVM_ENOTALLOC || status == UVM_EINTERIOR || status == UVM_EFOREIGN ||
+      status == UVM_EWRONGKIND) {
+    report_bad_pointer(call, p, status);
+    errno = EINVAL;
+    return nullptr;
+  }
+  if (q == nullptr && status != UVM_OK) errno = to_errno(status);
+  return q;
+}
+
+void free(void* p, const char* call) {
+  int rc = uvm_vfree_status(p);
+  if (rc != UVM_OK) report_bad_pointer(call, p, rc);
+}
+
 void report_bad_pointer(const char* call, const void* p, int status) {
   char line[512];
   char caller[256];
@@ -112,20 +137,20 @@ void report_bad_pointer(const char* call, const void* p, int status) {
 
 }  // namespace uvm
 
-using uvm::do_alloc;
+using uvm::alloc;
 
 extern "C" {
 
 __attribute__((noinline)) void* uvm_vmalloc(size_t size) {
-  return do_alloc(size, 1, 0, __builtin_return_address(0));
+  return alloc(size, 1, 0, __builtin_return_address(0));
 }
 
 __attribute__((noinline)) void* uvm_vzalloc(size_t size) {
-  return do_alloc(size, 1, uvm::VM_ZERO, __builtin_return_address(0));
+  return alloc(size, 1, uvm::VM_ZERO, __builtin_return_address(0));
 }
 
 __attribute__((noinline)) void* uvm_vmalloc_align(size_t size, size_t align) {
-  return do_alloc(size, align, 0, __builtin_return_address(0));
+  return alloc(size, align, 0, __builtin_return_address(0));
 }
 
 __attribute__((noinline)) void* uvm_vcalloc(size_t n, size_t size) {
@@ -134,25 +159,11 @@ __attribute__((noinline)) void* uvm_vcalloc(size_t n, size_t size) {
     errno = ENOMEM;
     return nullptr;
   }
-  return do_alloc(bytes, 1, uvm::VM_ZERO, __builtin_return_address(0));
+  return alloc(bytes, 1, uvm::VM_ZERO, __builtin_return_address(0));
 }
 
 __attribute__((noinline)) void* uvm_vrealloc(void* p, size_t size) {
-  uvm::Vmalloc* vm = p == nullptr ? uvm::instance() : uvm::instance_if_ready();
-  if (vm == nullptr) {
-    if (p != nullptr) uvm::report_bad_pointer("uvm_vrealloc", p, UVM_EFOREIGN);
-    errno = ENOMEM;
-    return nullptr;
-  }
-  int status;
-  void* q = vm->realloc(p, size, __builtin_return_address(0), &status);
-  if (status == UVM_ENOTALLOC || status == UVM_EINTERIOR || status == UVM_EFOREIGN) {
-    uvm::report_bad_pointer("uvm_vrealloc", p, status);
-    errno = EINVAL;
-    return nullptr;
-  }
-  if (q == nullptr && status != UVM_OK) errno = status == UVM_EINVAL ? EINVAL : ENOMEM;
-  return q;
+  return uvm::realloc(p, size, __builtin_return_address(0), "uvm_vrealloc");
 }
 
 int uvm_vfree_status(void* p) {
@@ -162,10 +173,7 @@ int uvm_vfree_status(void* p) {
   return vm->free(p);
 }
 
-void uvm_vfree(void* p) {
-  int rc = uvm_vfree_status(p);
-  if (rc != UVM_OK) uvm::report_bad_pointer("uvm_vfree", p, rc);
-}
+void uvm_vfree(void* p) { uvm::free(p, "uvm_vfree"); }
 
 int uvm_is_vmalloc_addr(const void* p) {
   uvm::Vmalloc* vm = uvm::instance_if_ready();

@@ -2,6 +2,8 @@
 // the report for pointers that start no live area.
 #pragma once
 
+#include <cstddef>
+
 namespace uvm {
 
 class Vmalloc;
@@ -10,6 +12,13 @@ class Vmalloc;
 Vmalloc* instance();
 // The instance if it exists already (no creation).
 Vmalloc* instance_if_ready();
+// The allocation entry points behind the C API, for callers (the preload
+// shim) that name their own caller and call: null with errno set on failure.
+void* alloc(size_t size, size_t align, unsigned flags, const void* caller);
+// Bad pointers are reported (and abort unless bad_free:warn), naming `call`.
+void* realloc(void* p, size_t size, const void* caller, const char* call);
+void free(void* p, const char* call);
+
 // One line on stderr naming the call, the pointer and the area it falls in,
 // then abort() unless bad_free:warn is set.
 void report_bad_pointer(const char* call, const void* p, int status);

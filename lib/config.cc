@@ -86,6 +86,8 @@ int parse_config(const char* conf, vm_config* cfg, void (*warn)(const char* msg)
       ok = parse_size(v, vlen, &cfg->reserve);
     else if (key("lazy"))
       ok = parse_size(v, vlen, &cfg->lazy_max);
+    else if (key("threshold"))
+      ok = parse_size(v, vlen, &cfg->threshold);
     else if (key("guard"))
       ok = parse_bool(v, vlen, &cfg->guard);
     else if (key("thp"))
