@@ -1,6 +1,7 @@
 // The public C API: one process-wide Vmalloc, created on first use with the
 // settings of uvm_configure() calls and then UVMALLOC_CONF.
 #include <dlfcn.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -23,6 +24,28 @@ std::atomic<Vmalloc*> g_vm{nullptr};
 std::atomic<bool> g_failed{false};
 std::mutex g_init_lock;
 vm_config g_cfg;  // settings before init
+// Writer-preferring, so a fork is not starved by a stream of allocations.
+pthread_rwlock_t g_fork_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+
+void fork_prepare() {
+  pthread_rwlock_wrlock(&g_fork_lock);
+  g_init_lock.lock();
+  if (Vmalloc* vm = g_vm.load()) vm->fork_prepare();
+}
+
+void fork_parent() {
+  if (Vmalloc* vm = g_vm.load()) vm->fork_parent();
+  g_init_lock.unlock();
+  pthread_rwlock_unlock(&g_fork_lock);
+}
+
+void fork_child() {
+  if (Vmalloc* vm = g_vm.load()) vm->fork_child();
+  g_init_lock.unlock();
+  // The write lock belongs to the parent's thread id; the child's only thread
+  // has another, so start from a fresh lock instead of unlocking.
+  g_fork_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+}
 
 int to_errno(int status) {
   return status == UVM_EINVAL ? EINVAL : ENOMEM;
@@ -38,7 +61,6 @@ void print_at_exit() {
   uvm_stats_print(stderr);
   uvm_vmalloc_info(stderr);
 }
-
 
 void describe_caller(const void* caller, char* buf, size_t len) {
   Dl_info dl;
@@ -69,8 +91,16 @@ Vmalloc* instance() {
     return nullptr;  // the object is left as is: never used, never destroyed
   }
   if (cfg.stats_at_exit) atexit(print_at_exit);
+  pthread_atfork(fork_prepare, fork_parent, fork_child);
   g_vm.store(vm, std::memory_order_release);
   return vm;
+}
+
+fork_guard::fork_guard() {
+  pthread_rwlock_rdlock(&g_fork_lock);
+}
+fork_guard::~fork_guard() {
+  pthread_rwlock_unlock(&g_fork_lock);
 }
 
 Vmalloc* instance_if_ready() {
@@ -84,7 +114,11 @@ void* alloc(size_t size, size_t align, unsigned flags, const void* caller) {
     return nullptr;
   }
   int status;
-  void* p = vm->alloc(size, align, flags, caller, &status);
+  void* p;
+  {
+    fork_guard g;
+    p = vm->alloc(size, align, flags, caller, &status);
+  }
   if (p == nullptr) errno = to_errno(status);
   return p;
 }
@@ -97,7 +131,11 @@ void* realloc(void* p, size_t size, const void* caller, const char* call) {
     return nullptr;
   }
   int status;
-  void* q = vm->realloc(p, size, caller, &status);
+  void* q;
+  {
+    fork_guard g;
+    q = vm->realloc(p, size, caller, &status);
+  }
   if (status == UVM_ENOTALLOC || status == UVM_EINTERIOR || status == UVM_EFOREIGN ||
       status == UVM_EWRONGKIND) {
     report_bad_pointer(call, p, status);
@@ -170,10 +208,13 @@ int uvm_vfree_status(void* p) {
   if (p == nullptr) return UVM_OK;
   uvm::Vmalloc* vm = uvm::instance_if_ready();
   if (vm == nullptr) return UVM_EFOREIGN;
+  uvm::fork_guard g;
   return vm->free(p);
 }
 
-void uvm_vfree(void* p) { uvm::free(p, "uvm_vfree"); }
+void uvm_vfree(void* p) {
+  uvm::free(p, "uvm_vfree");
+}
 
 int uvm_is_vmalloc_addr(const void* p) {
   uvm::Vmalloc* vm = uvm::instance_if_ready();
@@ -184,7 +225,11 @@ int uvm_find_vm_area(const void* p, struct uvm_area* area) {
   uvm::Vmalloc* vm = uvm::instance_if_ready();
   if (vm == nullptr) return UVM_EFOREIGN;
   uvm::vm_struct s{};
-  int rc = vm->find(p, &s);
+  int rc;
+  {
+    uvm::fork_guard g;
+    rc = vm->find(p, &s);
+  }
   if ((rc == UVM_OK || rc == UVM_EINTERIOR) && area != nullptr) {
     area->addr = reinterpret_cast<void*>(s.addr);
     area->size = s.size;
@@ -201,13 +246,17 @@ size_t uvm_vmalloc_size(const void* p) {
 }
 
 void uvm_vmalloc_info(FILE* out) {
-  if (uvm::Vmalloc* vm = uvm::instance_if_ready()) vm->info(out);
+  if (uvm::Vmalloc* vm = uvm::instance_if_ready()) {
+    uvm::fork_guard g;
+    vm->info(out);
+  }
 }
 
 int uvm_stats(struct uvm_stats* out) {
   memset(out, 0, sizeof *out);
   uvm::Vmalloc* vm = uvm::instance_if_ready();
   if (vm == nullptr) return UVM_OK;  // nothing allocated yet
+  uvm::fork_guard g;
   uvm::vm_stats s = vm->stats();
   uvm::pool_stats p = vm->pool();
   out->reserved = s.reserved;
@@ -261,6 +310,7 @@ void uvm_stats_print(FILE* out) {
 }
 
 int uvm_configure(const char* conf) {
+  uvm::fork_guard fg;  // before the init lock, in the order fork_prepare takes them
   std::lock_guard<std::mutex> g(uvm::g_init_lock);
   uvm::Vmalloc* vm = uvm::g_vm.load();
   uvm::vm_config cfg = vm != nullptr ? vm->config() : uvm::g_cfg;
@@ -273,7 +323,10 @@ int uvm_configure(const char* conf) {
 }
 
 void uvm_purge(void) {
-  if (uvm::Vmalloc* vm = uvm::instance_if_ready()) vm->purge_all();
+  if (uvm::Vmalloc* vm = uvm::instance_if_ready()) {
+    uvm::fork_guard g;
+    vm->purge_all();
+  }
 }
 
 }  // extern "C"

@@ -8,6 +8,16 @@ namespace uvm {
 
 class Vmalloc;
 
+// Held shared by every operation on the instance and exclusively across
+// fork(), so the fork handlers see no operation half done.
+class fork_guard {
+ public:
+  fork_guard();
+  ~fork_guard();
+  fork_guard(const fork_guard&) = delete;
+  fork_guard& operator=(const fork_guard&) = delete;
+};
+
 // The process-wide instance, created on first call; null if it cannot be.
 Vmalloc* instance();
 // The instance if it exists already (no creation).

@@ -28,14 +28,21 @@ uvm_pages* uvm_alloc_pages(size_t n) {
   uvm::Vmalloc* vm = need_instance();
   if (vm == nullptr) return nullptr;
   int status;
-  uvm_pages* h = vm->alloc_pages(n, &status);
+  uvm_pages* h;
+  {
+    uvm::fork_guard g;
+    h = vm->alloc_pages(n, &status);
+  }
   if (h == nullptr) errno = errno_of(status);
   return h;
 }
 
 void uvm_free_pages(uvm_pages* pages) {
   if (pages == nullptr) return;
-  if (uvm::Vmalloc* vm = uvm::instance_if_ready()) vm->put_pages(pages);
+  if (uvm::Vmalloc* vm = uvm::instance_if_ready()) {
+    uvm::fork_guard g;
+    vm->put_pages(pages);
+  }
 }
 
 size_t uvm_pages_count(const uvm_pages* pages) {
@@ -46,7 +53,11 @@ __attribute__((noinline)) void* uvm_vmap(uvm_pages* const* pages, size_t count, 
   uvm::Vmalloc* vm = need_instance();
   if (vm == nullptr) return nullptr;
   int status;
-  void* p = vm->vmap(pages, count, flags, __builtin_return_address(0), &status);
+  void* p;
+  {
+    uvm::fork_guard g;
+    p = vm->vmap(pages, count, flags, __builtin_return_address(0), &status);
+  }
   if (p == nullptr) errno = errno_of(status);
   return p;
 }
@@ -54,7 +65,11 @@ __attribute__((noinline)) void* uvm_vmap(uvm_pages* const* pages, size_t count, 
 void uvm_vunmap(void* addr) {
   if (addr == nullptr) return;
   uvm::Vmalloc* vm = uvm::instance_if_ready();
-  int rc = vm == nullptr ? UVM_EFOREIGN : vm->vunmap(addr);
+  int rc = UVM_EFOREIGN;
+  if (vm != nullptr) {
+    uvm::fork_guard g;
+    rc = vm->vunmap(addr);
+  }
   if (rc != UVM_OK) uvm::report_bad_pointer("uvm_vunmap", addr, rc);
 }
 
@@ -62,7 +77,11 @@ void* uvm_vm_map_ram(uvm_pages* const* pages, size_t count) {
   uvm::Vmalloc* vm = need_instance();
   if (vm == nullptr) return nullptr;
   int status;
-  void* p = vm->vm_map_ram(pages, count, &status);
+  void* p;
+  {
+    uvm::fork_guard g;
+    p = vm->vm_map_ram(pages, count, &status);
+  }
   if (p == nullptr) errno = errno_of(status);
   return p;
 }
@@ -70,27 +89,39 @@ void* uvm_vm_map_ram(uvm_pages* const* pages, size_t count) {
 void uvm_vm_unmap_ram(void* addr, size_t pages) {
   if (addr == nullptr) return;
   uvm::Vmalloc* vm = uvm::instance_if_ready();
-  int rc = vm == nullptr ? UVM_EFOREIGN : vm->vm_unmap_ram(addr, pages);
+  int rc = UVM_EFOREIGN;
+  if (vm != nullptr) {
+    uvm::fork_guard g;
+    rc = vm->vm_unmap_ram(addr, pages);
+  }
   if (rc != UVM_OK) uvm::report_bad_pointer("uvm_vm_unmap_ram", addr, rc);
 }
 
 int uvm_vmalloc_to_page(const void* addr, struct uvm_page_info* info) {
   uvm::Vmalloc* vm = uvm::instance_if_ready();
-  return vm == nullptr ? UVM_EFOREIGN : vm->to_page(addr, info);
+  if (vm == nullptr) return UVM_EFOREIGN;
+  uvm::fork_guard g;
+  return vm->to_page(addr, info);
 }
 
 __attribute__((noinline)) void* uvm_vmalloc_user(size_t size) {
   uvm::Vmalloc* vm = need_instance();
   if (vm == nullptr) return nullptr;
   int status;
-  void* p = vm->alloc_user(size, __builtin_return_address(0), &status);
+  void* p;
+  {
+    uvm::fork_guard g;
+    p = vm->alloc_user(size, __builtin_return_address(0), &status);
+  }
   if (p == nullptr) errno = errno_of(status);
   return p;
 }
 
 int uvm_export(const void* p, struct uvm_export* out) {
   uvm::Vmalloc* vm = uvm::instance_if_ready();
-  return vm == nullptr ? UVM_EFOREIGN : vm->export_area(p, out);
+  if (vm == nullptr) return UVM_EFOREIGN;
+  uvm::fork_guard g;
+  return vm->export_area(p, out);
 }
 
 int uvm_ring_create(struct uvm_ring* ring, size_t size) {

@@ -21,7 +21,7 @@ struct vm_config {
   bool stats_at_exit = false;     // stats: print stats and vmallocinfo at exit
   bool abort_on_bad_free = true;  // bad_free: abort (default) or warn
   size_t threshold = size_t{128} << 10;  // threshold: the shim routes malloc of this or more here
-  pool_config pool;               // pool_max, decay_ms, refill, uring
+  pool_config pool;                      // pool_max, decay_ms, refill, uring
 };
 
 // Apply "key:value,..." to *cfg. Unknown keys and bad values are reported

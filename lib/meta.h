@@ -20,6 +20,9 @@ class kmem_cache {
   void free(void* obj);
 
   const char* name() const { return name_; }
+  // Held across fork() so the child's copy is consistent.
+  void lock() { lock_.lock(); }
+  void unlock() { lock_.unlock(); }
   size_t in_use() const;
   size_t slab_bytes() const;
 
@@ -54,6 +57,8 @@ class kmem_cache_of {
     cache_.free(obj);
   }
   size_t in_use() const { return cache_.in_use(); }
+  void lock() { cache_.lock(); }
+  void unlock() { cache_.unlock(); }
 
  private:
   kmem_cache cache_;

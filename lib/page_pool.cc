@@ -296,6 +296,42 @@ void PagePool::release_all() {
   reap_locked(true);
 }
 
+void PagePool::lock_all() {
+  lock_.lock();
+  reap_locked(true);
+}
+
+int PagePool::switch_file(bool child) {
+  int fd = pal::page_file_create("uvmalloc");
+  if (fd < 0) return -1;  // keep the old file: correctness does not depend on it
+  int old = fd_;
+  if (!child) {
+    // Free offsets of the old file are mapped by nobody (the child switches
+    // too): give their pages back.
+    for (vmap_area* va = warm_.first(); va != nullptr; va = va->next)
+      pal::file_punch(old, va->va_start, va->size());
+  } else {
+    async_.reinit_in_child(64);
+    st_.async = async_.enabled();
+  }
+  while (vmap_area* va = warm_.first()) {
+    warm_.erase(va);
+    vmap_area_cache().free(va);
+  }
+  while (vmap_area* va = cold_.first()) {
+    cold_.erase(va);
+    vmap_area_cache().free(va);
+  }
+  cold_.insert_range(0, kOffsetSpace);
+  fd_ = fd;
+  file_size_ = 0;
+  st_.file_size = 0;
+  st_.in_use = 0;
+  st_.in_flight = 0;
+  pending_submit_ = false;
+  return old;
+}
+
 pool_stats PagePool::stats() const {
   std::lock_guard<std::mutex> g(lock_);
   pool_stats s = st_;

@@ -83,6 +83,15 @@ class PagePool {
   // Reap finished io_uring work and run decay; cheap when there is nothing.
   void tick();
 
+  // fork(): lock_all() before (waits for io_uring work in flight), then in
+  // both processes switch_file(): a new memfd, all offsets free again. The
+  // old memfd is handed back; its pages now belong to the areas that map
+  // them (copy-on-write) and are never reused. In the parent the old file's
+  // free warm pages are punched; the child makes its own io_uring.
+  void lock_all();
+  int switch_file(bool child);
+  void unlock_all() { lock_.unlock(); }
+
   int fd() const { return fd_; }
   pool_stats stats() const;
   // Bytes the memfd really holds (fstat st_blocks).

@@ -11,6 +11,7 @@
 struct uvm_pages {
   uvm::page_run run;
   std::atomic<long> refs;
+  uint32_t gen;  // the pool file its pages are in (fork.cc)
 };
 
 namespace uvm {

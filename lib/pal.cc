@@ -108,6 +108,12 @@ int map_file_fixed(void* addr, size_t len, int fd, size_t off, bool populate) {
   return p == MAP_FAILED ? -errno : 0;
 }
 
+int map_file_private_fixed(void* addr, size_t len, int fd, size_t off) {
+  void* p =
+      mmap(addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, static_cast<off_t>(off));
+  return p == MAP_FAILED ? -errno : 0;
+}
+
 int map_none_fixed(void* addr, size_t len) {
   // Same flags as reserve(), so the kernel can merge it back into one VMA.
   void* p =

@@ -46,6 +46,9 @@ size_t file_allocated(int fd);
 // Map file pages read-write at `addr` over part of the reservation
 // (MAP_FIXED|MAP_SHARED); `populate` prefaults pages that already exist.
 int map_file_fixed(void* addr, size_t len, int fd, size_t off, bool populate);
+// Map file pages copy-on-write at `addr` (MAP_FIXED|MAP_PRIVATE): what fork()
+// needs so parent and child each keep a private snapshot.
+int map_file_private_fixed(void* addr, size_t len, int fd, size_t off);
 // Put PROT_NONE reservation back over [addr, addr + len) without ever leaving
 // a hole another mmap could take.
 int map_none_fixed(void* addr, size_t len);

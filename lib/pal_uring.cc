@@ -16,6 +16,12 @@ int AsyncFile::init(unsigned entries) {
   return rc;
 }
 
+void AsyncFile::reinit_in_child(unsigned entries) {
+  if (enabled_) io_uring_queue_exit(&ring_);  // unmaps and closes only our copies
+  inflight_ = 0;
+  init(entries);
+}
+
 bool AsyncFile::queue(int fd, file_op op, size_t off, size_t len, uint64_t tag) {
   if (!enabled_) return false;
   // Completions are only reaped by peeking, so never queue more than the CQ holds.

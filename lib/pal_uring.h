@@ -24,6 +24,9 @@ class AsyncFile {
 
   // 0, or -errno from io_uring_queue_init.
   int init(unsigned entries);
+  // In a fork child: drop the parent's ring (its queues are shared memory
+  // with the parent) and make a new one.
+  void reinit_in_child(unsigned entries);
   bool enabled() const { return enabled_; }
   unsigned inflight() const { return inflight_; }
 

@@ -138,6 +138,8 @@ void Vmalloc::lazy_add(vm_struct* vm) {
 void Vmalloc::release(vm_struct* vm) {
   if (vm->flags & VM_USERMAP) {
     close(vm->fd);
+  } else if (!current(vm->gen)) {
+    gen_put(vm->gen);
   } else {
     for (unsigned i = 0; i < vm->nr_runs; ++i) pool_.free(vm->runs[i]);
     pool_.free_cold(vm->spare);
@@ -203,6 +205,10 @@ bool Vmalloc::vma_room(long vmas) {
 void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* caller, int* status) {
   *status = UVM_EINVAL;
   if (size == 0 || !is_pow2(align)) return nullptr;
+  if (disabled_) {
+    *status = UVM_ENOMEM;
+    return nullptr;
+  }
   size_t mapped = (size + P - 1) & ~(P - 1);
   size_t guard = cfg_.guard && !(flags & VM_NO_GUARD) ? P : 0;
   *status = UVM_EOVERFLOW;
@@ -274,6 +280,7 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
   vm->flags = VM_ALLOC | (flags & VM_NO_GUARD) | (guard != 0 ? unsigned{VM_GUARD} : 0u);
   vm->nr_runs = 1;
   vm->fd = -1;
+  vm->gen = gen_;
   vm->caller = caller;
   vm->va = va;
   va->vm = vm;

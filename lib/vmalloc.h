@@ -57,6 +57,7 @@ struct vm_struct {
   page_run spare;           // holes right after the last run, kept for growth
   size_t spare_queued;      // bytes at the start of spare already prefaulting
   int fd;                   // VM_USERMAP: the area's own memfd
+  uint32_t gen;             // the pool file its pages are in (fork.cc)
   // VM_MAP: the handles mapped back to back (an array of nr_handles).
   uvm_pages** handles;
   size_t nr_handles;
@@ -111,6 +112,14 @@ class Vmalloc {
   void* alloc_user(size_t size, const void* caller, int* status);
   int export_area(const void* p, struct uvm_export* out) const;
 
+  // fork() (fork.cc): before it, every mapping of pool pages becomes a
+  // private copy-on-write mapping of the same file; after it, both processes
+  // continue with a new pool file, so nothing written later is shared. The
+  // caller guarantees no other operation runs meanwhile.
+  void fork_prepare();
+  void fork_parent() { fork_switch(false); }
+  void fork_child() { fork_switch(true); }
+
   // Unmap every lazily freed area now.
   void purge();
   // purge() and release every warm pool page.
@@ -138,6 +147,13 @@ class Vmalloc {
   void release(vm_struct* vm);
   bool vma_room(long vmas);
   int shrink(vm_struct* vm, size_t size);
+  void fork_switch(bool child);
+  void remap_private(const vm_struct* vm);
+  void remap_block_private(const struct vmap_block* b);
+  // Pages of an older pool file are never reused; the file is closed when
+  // the last area or handle on it goes.
+  bool current(uint32_t gen) const { return gen == gen_; }
+  void gen_put(uint32_t gen);
   void unmap_now(vm_struct* vm);
   int init_blocks();
   void exit_blocks();
@@ -161,6 +177,21 @@ class Vmalloc {
   PagePool pool_;
   long vma_limit_ = 0;
   bool thp_ = false;
+
+  // Pool files left behind by fork(): their pages stay until the last area or
+  // handle in them goes.
+  struct old_file {
+    uint32_t gen;
+    int fd;
+    long refs;
+  };
+  static constexpr int kMaxOldFiles = 64;
+  uint32_t gen_ = 0;
+  std::mutex gen_lock_;
+  old_file old_files_[kMaxOldFiles] = {};
+  std::atomic<long> cur_handles_{0};  // handles in the current pool file
+  bool disabled_ = false;             // fork could not make a new pool file
+  std::atomic<size_t> forks_{0};
 
   mutable std::mutex lazy_lock_;
   rb_root lazy_by_size_;

@@ -100,6 +100,21 @@ class VmSpace {
     return 0;
   }
 
+  // fork(): hold both locks, and walk the busy areas while holding them.
+  void lock_all() {
+    busy_lock_.lock();
+    free_lock_.lock();
+  }
+  void unlock_all() {
+    free_lock_.unlock();
+    busy_lock_.unlock();
+  }
+  template <typename Fn>
+  void for_each_busy_locked(Fn&& fn) const {
+    for (rb_node* n = rb_first(&busy_root_); n != nullptr; n = rb_next(n))
+      fn(*rb_entry(n, vmap_area, rb));
+  }
+
   // Check every invariant (tree shape, order, subtree_max_size, list, merging,
   // and that busy + free tile the space when nothing is unlinked). Returns an
   // empty string, or what is broken.

@@ -88,6 +88,20 @@ void Vmalloc::free_block(vmap_block* b) {
   pal::unmap(b, sizeof(vmap_block));
 }
 
+void Vmalloc::remap_block_private(const vmap_block* b) {
+  for (size_t j = 0; j < kBlockPages;) {
+    uvm_pages* h = b->slot[j];
+    if (h == nullptr) {
+      ++j;
+      continue;
+    }
+    if (current(h->gen))
+      pal::map_file_private_fixed(reinterpret_cast<void*>(b->start + j * P), h->run.len, pool_.fd(),
+                                  h->run.off);
+    j += pages_of(h);
+  }
+}
+
 void Vmalloc::retire_block(vmap_block* b) {
   if (b->state.fetch_add(kRetired, std::memory_order_acq_rel) == 0) free_block(b);
 }
@@ -98,6 +112,10 @@ void* Vmalloc::vm_map_ram(uvm_pages* const* pages, size_t count, int* status) {
   size_t total = 0;
   for (size_t i = 0; i < count; ++i) {
     if (pages[i] == nullptr) return nullptr;
+    if (!current(pages[i]->gen)) {  // see vmap()
+      *status = UVM_EWRONGKIND;
+      return nullptr;
+    }
     total += pages_of(pages[i]);
     if (total > kMaxRamPages) return vmap(pages, count, UVM_VMAP_NO_GUARD, nullptr, status);
   }

@@ -36,13 +36,20 @@ uvm_pages* Vmalloc::alloc_pages(size_t n, int* status) {
     return nullptr;
   }
   h->refs = 1;
+  h->gen = gen_;
+  cur_handles_.fetch_add(1, std::memory_order_relaxed);
   *status = UVM_OK;
   return h;
 }
 
 void Vmalloc::put_pages(uvm_pages* h) {
   if (h->refs.fetch_sub(1, std::memory_order_acq_rel) != 1) return;
-  pool_.free(h->run);
+  if (current(h->gen)) {
+    cur_handles_.fetch_sub(1, std::memory_order_relaxed);
+    pool_.free(h->run);
+  } else {
+    gen_put(h->gen);
+  }
   pages_cache().free(h);
 }
 
@@ -53,6 +60,12 @@ void* Vmalloc::vmap(uvm_pages* const* pages, size_t count, unsigned flags, const
   size_t bytes = 0;
   for (size_t i = 0; i < count; ++i) {
     if (pages[i] == nullptr) return nullptr;
+    // Pages from before a fork() are mapped copy-on-write by both processes;
+    // mapping them shared again would share them with the other.
+    if (!current(pages[i]->gen)) {
+      *status = UVM_EWRONGKIND;
+      return nullptr;
+    }
     if (__builtin_add_overflow(bytes, pages[i]->run.len, &bytes)) {
       *status = UVM_EOVERFLOW;
       return nullptr;

@@ -102,6 +102,17 @@ int Vmalloc::add_pages(vm_struct* vm, size_t extra) {
 
 // Give back the pages past the first `keep` bytes (already unmapped).
 void Vmalloc::drop_pages(vm_struct* vm, size_t keep) {
+  if (!current(vm->gen)) {  // an older file's pages are never reused
+    size_t pos = 0;
+    unsigned n = 0;
+    for (; n < vm->nr_runs && pos < keep; ++n) {
+      vm->runs[n].len = std::min(vm->runs[n].len, keep - pos);
+      pos += vm->runs[n].len;
+    }
+    vm->nr_runs = n;
+    vm->spare = {};
+    return;
+  }
   pool_.free_cold(vm->spare);
   vm->spare = {};
   vm->spare_queued = 0;
@@ -207,7 +218,15 @@ void* Vmalloc::realloc(void* p, size_t size, const void* caller, int* status) {
     return nullptr;
   }
   auto* vm = static_cast<vm_struct*>(va->vm);
-  if (vm->flags & VM_USERMAP) return copy_to_new(vm, size, status);
+  // Its own sealed file, or an older pool file (mapped copy-on-write since a
+  // fork): growth cannot map more of the same file.
+  if ((vm->flags & VM_USERMAP) || !current(vm->gen)) {
+    if (n <= vm->size) {
+      if (n < vm->size) *status = shrink(vm, n);
+      return *status == UVM_OK ? p : nullptr;
+    }
+    return copy_to_new(vm, size, status);
+  }
   size_t guard = vm->flags & VM_GUARD ? P : 0;
   *status = UVM_OK;
   if (n <= vm->size) {

@@ -119,9 +119,13 @@ size_t threshold() {
   return t;
 }
 
-bool is_large(size_t size) { return size >= threshold(); }
+bool is_large(size_t size) {
+  return size >= threshold();
+}
 
-bool ours(const void* p) { return p != nullptr && uvm_is_vmalloc_addr(p); }
+bool ours(const void* p) {
+  return p != nullptr && uvm_is_vmalloc_addr(p);
+}
 
 void* large_alloc(size_t size, size_t align, unsigned flags, const void* caller) {
   // uvmalloc first; when it cannot (space full, VMA budget, memfd refused),
@@ -149,7 +153,9 @@ void* aligned(size_t align, size_t size, const void* caller) {
   return g_next.memalign(align, size);
 }
 
-bool is_pow2(size_t x) { return x != 0 && (x & (x - 1)) == 0; }
+bool is_pow2(size_t x) {
+  return x != 0 && (x & (x - 1)) == 0;
+}
 
 }  // namespace
 
@@ -273,8 +279,14 @@ UVM_EXPORT void* pvalloc(size_t size) {
   return aligned(page, rounded, __builtin_return_address(0));
 }
 
-UVM_EXPORT size_t malloc_usable_size(void* p) { return usable_size(p); }
+UVM_EXPORT size_t malloc_usable_size(void* p) {
+  return usable_size(p);
+}
 
-UVM_EXPORT void free_sized(void* p, size_t) { free(p); }
+UVM_EXPORT void free_sized(void* p, size_t) {
+  free(p);
+}
 
-UVM_EXPORT void free_aligned_sized(void* p, size_t, size_t) { free(p); }
+UVM_EXPORT void free_aligned_sized(void* p, size_t, size_t) {
+  free(p);
+}

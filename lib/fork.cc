@@ -1,0 +1,112 @@
+// fork(): a child must see a private snapshot of every allocation, as with
+// anonymous memory, but pool pages are MAP_SHARED pages of one memfd.
+//
+// Before the fork every mapping of pool pages is replaced by a MAP_PRIVATE
+// mapping of the same pages: the data stays where it is, and fork() then
+// gives both processes copy-on-write views of it. Writes made by other
+// threads before the remap land in the file (and so in both snapshots);
+// later ones land in private copies. After the fork both processes continue
+// with a new, empty pool file, since every free page of the old one could be
+// seen by the other process's mappings or reused by its pool. The old file
+// stays open only while areas or handles still have pages in it.
+//
+// Allocations made shareable on purpose (vmalloc_user) keep their MAP_SHARED
+// mappings of their own files. Page handles from before the fork cannot be
+// mapped again (they would be shared again).
+#include <unistd.h>
+
+#include "pages.h"
+#include "pal.h"
+#include "vmalloc.h"
+
+namespace uvm {
+namespace {
+
+constexpr size_t P = pal::kPageSize;
+
+}  // namespace
+
+void Vmalloc::remap_private(const vm_struct* vm) {
+  if ((vm->flags & VM_USERMAP) || !current(vm->gen)) return;  // shared on purpose / already private
+  size_t pos = 0;
+  for (unsigned i = 0; i < vm->nr_runs; pos += vm->runs[i++].len)
+    pal::map_file_private_fixed(reinterpret_cast<void*>(vm->addr + pos), vm->runs[i].len,
+                                pool_.fd(), vm->runs[i].off);
+}
+
+void Vmalloc::fork_prepare() {
+  pool_.lock_all();  // also waits for io_uring work in flight
+  space_.lock_all();
+  space_.for_each_busy_locked([&](const vmap_area& a) {
+    if (a.vm == nullptr) return;
+    if (a.flags == VMAP_VMALLOC) {
+      remap_private(static_cast<const vm_struct*>(a.vm));
+    } else if (a.flags == VMAP_MAP) {
+      auto* vm = static_cast<const vm_struct*>(a.vm);
+      size_t pos = 0;
+      for (size_t i = 0; i < vm->nr_handles; pos += vm->handles[i++]->run.len)
+        if (current(vm->handles[i]->gen))
+          pal::map_file_private_fixed(reinterpret_cast<void*>(vm->addr + pos),
+                                      vm->handles[i]->run.len, pool_.fd(), vm->handles[i]->run.off);
+    } else if (a.flags == VMAP_RAM) {
+      remap_block_private(static_cast<const vmap_block*>(a.vm));
+    }
+  });
+  space_.unlock_all();
+  std::lock_guard<std::mutex> g(lazy_lock_);
+  for (rb_node* n = rb_first(&lazy_by_addr_); n != nullptr; n = rb_next(n))
+    remap_private(rb_entry(n, vm_struct, lazy_addr));
+}
+
+void Vmalloc::fork_switch(bool child) {
+  ++forks_;
+  int old = pool_.switch_file(child);
+  if (old < 0) {
+    // No new pool file: reusing the old one would share pages with the other
+    // process, so stop allocating (the shim falls through to the next
+    // allocator).
+    disabled_ = true;
+    pool_.unlock_all();
+    return;
+  }
+  // Everything that still has pages in the old file keeps it open.
+  long refs = cur_handles_.exchange(0);
+  space_.lock_all();
+  space_.for_each_busy_locked([&](const vmap_area& a) {
+    auto* vm = static_cast<const vm_struct*>(a.vm);
+    if (a.flags == VMAP_VMALLOC && vm != nullptr && !(vm->flags & VM_USERMAP) && current(vm->gen))
+      ++refs;
+  });
+  space_.unlock_all();
+  {
+    std::lock_guard<std::mutex> g(lazy_lock_);
+    for (rb_node* n = rb_first(&lazy_by_addr_); n != nullptr; n = rb_next(n))
+      if (current(rb_entry(n, vm_struct, lazy_addr)->gen)) ++refs;
+  }
+  {
+    std::lock_guard<std::mutex> g(gen_lock_);
+    if (refs == 0) {
+      close(old);
+    } else {
+      int slot = 0;
+      while (slot < kMaxOldFiles && old_files_[slot].refs > 0) ++slot;
+      // With no slot left the file simply stays open for good.
+      if (slot < kMaxOldFiles) old_files_[slot] = {gen_, old, refs};
+    }
+    ++gen_;
+  }
+  pool_.unlock_all();
+}
+
+void Vmalloc::gen_put(uint32_t gen) {
+  std::lock_guard<std::mutex> g(gen_lock_);
+  for (old_file& f : old_files_) {
+    if (f.refs > 0 && f.gen == gen && --f.refs == 0) {
+      close(f.fd);
+      f = {};
+      return;
+    }
+  }
+}
+
+}  // namespace uvm
