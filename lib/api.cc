@@ -12,6 +12,7 @@
 #include <new>
 
 #include "api_internal.h"
+#include "caller.h"
 #include "pal.h"
 #include "uvmalloc/uvmalloc.h"
 #include "vmalloc.h"
@@ -62,16 +63,6 @@ void print_at_exit() {
   uvm_vmalloc_info(stderr);
 }
 
-void describe_caller(const void* caller, char* buf, size_t len) {
-  Dl_info dl;
-  if (caller != nullptr && dladdr(caller, &dl) != 0 && dl.dli_sname != nullptr)
-    snprintf(buf, len, "%s+0x%lx", dl.dli_sname,
-             static_cast<unsigned long>(reinterpret_cast<uintptr_t>(caller) -
-                                        reinterpret_cast<uintptr_t>(dl.dli_saddr)));
-  else
-    snprintf(buf, len, "%p", caller);
-}
-
 }  // namespace
 
 Vmalloc* instance() {
@@ -92,6 +83,7 @@ Vmalloc* instance() {
   }
   if (cfg.stats_at_exit) atexit(print_at_exit);
   pthread_atfork(fork_prepare, fork_parent, fork_child);
+  if (cfg.segv_report) install_segv_handler();
   g_vm.store(vm, std::memory_order_release);
   return vm;
 }
@@ -157,7 +149,7 @@ void report_bad_pointer(const char* call, const void* p, int status) {
   uvm_area area;
   int rc = uvm_find_vm_area(p, &area);
   if (rc == UVM_EINTERIOR) {
-    describe_caller(area.caller, caller, sizeof caller);
+    format_caller(area.caller, caller, sizeof caller);
     snprintf(line, sizeof line,
              "uvmalloc: %s(%p): pointer into the middle of an allocation: %zu bytes into "
              "the area %p-%p (size %zu) allocated at %s",

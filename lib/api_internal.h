@@ -29,6 +29,10 @@ void* alloc(size_t size, size_t align, unsigned flags, const void* caller);
 void* realloc(void* p, size_t size, const void* caller, const char* call);
 void free(void* p, const char* call);
 
+// Explain SIGSEGVs in the vmalloc space (segv.cc); chains to the handler
+// installed before it.
+void install_segv_handler();
+
 // One line on stderr naming the call, the pointer and the area it falls in,
 // then abort() unless bad_free:warn is set.
 void report_bad_pointer(const char* call, const void* p, int status);

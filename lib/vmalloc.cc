@@ -6,6 +6,7 @@
 #include <cstring>
 #include <tuple>
 
+#include "caller.h"
 #include "pal.h"
 #include "uvmalloc/uvmalloc.h"
 
@@ -295,6 +296,7 @@ int Vmalloc::free(void* p) {
   if (rc != UVM_OK) return rc;
   auto* vm = static_cast<vm_struct*>(va->vm);
   ++frees_;
+  remember_freed(vm);
   // Shareable areas never wait in the lazy list: their memfd may be mapped
   // elsewhere, and same-size reuse must never hand those pages to another.
   if (cfg_.lazy_max > 0 && !(vm->flags & VM_USERMAP)) {
@@ -356,20 +358,8 @@ vm_stats Vmalloc::stats() const {
 namespace {
 
 void print_area(FILE* out, const vm_struct& vm, const char* kind) {
-  Dl_info dl;
   char caller[256];
-  if (vm.caller != nullptr && dladdr(vm.caller, &dl) != 0 && dl.dli_sname != nullptr) {
-    snprintf(caller, sizeof caller, "%s+0x%lx", dl.dli_sname,
-             static_cast<unsigned long>(reinterpret_cast<uintptr_t>(vm.caller) -
-                                        reinterpret_cast<uintptr_t>(dl.dli_saddr)));
-  } else if (vm.caller != nullptr && dladdr(vm.caller, &dl) != 0 && dl.dli_fname != nullptr) {
-    const char* base = strrchr(dl.dli_fname, '/');
-    snprintf(caller, sizeof caller, "%s+0x%lx", base ? base + 1 : dl.dli_fname,
-             static_cast<unsigned long>(reinterpret_cast<uintptr_t>(vm.caller) -
-                                        reinterpret_cast<uintptr_t>(dl.dli_fbase)));
-  } else {
-    snprintf(caller, sizeof caller, "%p", vm.caller);
-  }
+  format_caller(vm.caller, caller, sizeof caller);
   // /proc/vmallocinfo: range, size with the guard page, caller, pages, kind.
   fprintf(out, "0x%016lx-0x%016lx %10zu %s pages=%zu %s\n", static_cast<unsigned long>(vm.addr),
           static_cast<unsigned long>(vm.va->va_end), vm.va->size(), caller, vm.size / P, kind);

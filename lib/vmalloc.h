@@ -134,6 +134,10 @@ class Vmalloc {
   int find(const void* p, vm_struct* out) const;
 
   vm_stats stats() const;
+
+  // What a fault at `addr` hit, for the SIGSEGV report (segv.cc): written
+  // into `buf`; never blocks (gives less detail when a lock is busy).
+  void describe_fault(uintptr_t addr, char* buf, size_t len) const;
   pool_stats pool() const { return pool_.stats(); }
   size_t committed() const { return pool_.file_allocated(); }
   // One line per area in /proc/vmallocinfo's format.
@@ -192,6 +196,15 @@ class Vmalloc {
   std::atomic<long> cur_handles_{0};  // handles in the current pool file
   bool disabled_ = false;             // fork could not make a new pool file
   std::atomic<size_t> forks_{0};
+
+  // The last areas freed, so a use after free can name what was there.
+  struct freed_area {
+    std::atomic<uintptr_t> start, end, caller;
+  };
+  static constexpr unsigned kFreedHistory = 64;
+  freed_area freed_[kFreedHistory];
+  std::atomic<unsigned> freed_next_{0};
+  void remember_freed(const vm_struct* vm);
 
   mutable std::mutex lazy_lock_;
   rb_root lazy_by_size_;

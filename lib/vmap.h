@@ -74,6 +74,15 @@ class VmSpace {
   // Busy area containing `addr`, or null. The result is only stable while
   // the caller owns the area.
   vmap_area* find(uintptr_t addr) const;
+  // find() that gives up rather than wait for the lock (signal handlers);
+  // copies the area. False when busy or not found.
+  bool try_find(uintptr_t addr, vmap_area* out) const {
+    if (!busy_lock_.try_lock()) return false;
+    vmap_area* va = find_busy_locked(addr);
+    if (va != nullptr) *out = *va;
+    busy_lock_.unlock();
+    return va != nullptr;
+  }
   // Classify `addr` as free_area() would: UVM_OK if a busy area starts there.
   int classify(uintptr_t addr, vmap_area* out_area) const;
 
