@@ -1,6 +1,5 @@
 // The public C API: one process-wide Vmalloc, created on first use with the
 // settings of uvm_configure() calls and then UVMALLOC_CONF.
-#include <dlfcn.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <unistd.h>

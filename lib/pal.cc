@@ -1,5 +1,7 @@
 #include "pal.h"
 
+#include "pal_fault.h"
+
 #include <fcntl.h>
 #include <linux/falloc.h>
 #include <sys/mman.h>
@@ -36,6 +38,11 @@ void* reserve(size_t size, size_t align) {
 }
 
 void* map_anon(size_t size) {
+  int err;
+  if (injected(fault::anon, &err)) {
+    errno = err;
+    return nullptr;
+  }
   void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
   return p == MAP_FAILED ? nullptr : p;
 }
@@ -45,10 +52,13 @@ int unmap(void* addr, size_t size) {
 }
 
 int page_file_create(const char* name) {
-  int fd = memfd_create(name, MFD_CLOEXEC);
+  int err = 0;
+  int fd = injected(fault::memfd, &err) ? -1 : memfd_create(name, MFD_CLOEXEC);
   if (fd >= 0) return fd;
-  int err = errno;
+  if (err == 0) err = errno;
   // seccomp or an old kernel: an unlinked tmpfs file behaves the same.
+  int shm_err;
+  if (injected(fault::shm, &shm_err)) return -err;
   fd = open("/dev/shm", O_TMPFILE | O_RDWR | O_CLOEXEC | O_EXCL, 0600);
   if (fd >= 0) return fd;
   char path[] = "/dev/shm/uvmalloc-XXXXXX";
@@ -59,6 +69,8 @@ int page_file_create(const char* name) {
 }
 
 int sealed_file_create(const char* name, size_t size) {
+  int err;
+  if (injected(fault::memfd, &err)) return -err;
   int fd = memfd_create(name, MFD_CLOEXEC | MFD_ALLOW_SEALING);
   if (fd < 0) return -errno;
   int rc = file_set_size(fd, size);
@@ -80,14 +92,20 @@ int file_set_size(int fd, size_t size) {
   struct rlimit rl;
   if (getrlimit(RLIMIT_FSIZE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY && size > rl.rlim_cur)
     return -EFBIG;
+  int err;
+  if (injected(fault::set_size, &err)) return -err;
   return ftruncate(fd, static_cast<off_t>(size)) == 0 ? 0 : -errno;
 }
 
 int file_alloc(int fd, size_t off, size_t len) {
+  int err;
+  if (injected(fault::file_alloc, &err)) return -err;
   return fallocate(fd, 0, static_cast<off_t>(off), static_cast<off_t>(len)) == 0 ? 0 : -errno;
 }
 
 int file_punch(int fd, size_t off, size_t len) {
+  int err;
+  if (injected(fault::punch, &err)) return -err;
   int mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
   return fallocate(fd, mode, static_cast<off_t>(off), static_cast<off_t>(len)) == 0 ? 0 : -errno;
 }
@@ -103,18 +121,24 @@ size_t file_allocated(int fd) {
 }
 
 int map_file_fixed(void* addr, size_t len, int fd, size_t off, bool populate) {
+  int err;
+  if (injected(fault::mmap_fixed, &err)) return -err;
   int flags = MAP_SHARED | MAP_FIXED | (populate ? MAP_POPULATE : 0);
   void* p = mmap(addr, len, PROT_READ | PROT_WRITE, flags, fd, static_cast<off_t>(off));
   return p == MAP_FAILED ? -errno : 0;
 }
 
 int map_file_private_fixed(void* addr, size_t len, int fd, size_t off) {
+  int err;
+  if (injected(fault::mmap_fixed, &err)) return -err;
   void* p =
       mmap(addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, static_cast<off_t>(off));
   return p == MAP_FAILED ? -errno : 0;
 }
 
 int map_none_fixed(void* addr, size_t len) {
+  int err;
+  if (injected(fault::mmap_fixed, &err)) return -err;
   // Same flags as reserve(), so the kernel can merge it back into one VMA.
   void* p =
       mmap(addr, len, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED, -1, 0);

@@ -4,6 +4,8 @@
 
 #include <cerrno>
 
+#include "pal_fault.h"
+
 namespace uvm::pal {
 
 AsyncFile::~AsyncFile() {
@@ -11,6 +13,11 @@ AsyncFile::~AsyncFile() {
 }
 
 int AsyncFile::init(unsigned entries) {
+  int err;
+  if (injected(fault::uring_init, &err)) {
+    enabled_ = false;
+    return -err;
+  }
   int rc = io_uring_queue_init(entries, &ring_, 0);
   enabled_ = rc == 0;
   return rc;

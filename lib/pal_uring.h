@@ -11,6 +11,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "pal_fault.h"
+
 namespace uvm::pal {
 
 enum class file_op : uint8_t { alloc, punch };
@@ -48,6 +50,8 @@ class AsyncFile {
       if (rc != 0 || cqe == nullptr) break;
       uint64_t tag = io_uring_cqe_get_data64(cqe);
       int res = cqe->res;
+      int err;
+      if (injected(fault::uring_cqe, &err)) res = -err;
       io_uring_cqe_seen(&ring_, cqe);
       --inflight_;
       ++n;

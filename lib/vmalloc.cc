@@ -1,6 +1,5 @@
 #include "vmalloc.h"
 
-#include <dlfcn.h>
 #include <unistd.h>
 
 #include <cstring>
