@@ -20,12 +20,6 @@
 #include "vmalloc.h"
 
 namespace uvm {
-namespace {
-
-constexpr size_t P = pal::kPageSize;
-
-}  // namespace
-
 void Vmalloc::remap_private(const vm_struct* vm) {
   if ((vm->flags & VM_USERMAP) || !current(vm->gen)) return;  // shared on purpose / already private
   size_t pos = 0;
