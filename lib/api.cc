@@ -222,8 +222,8 @@ int uvm_find_vm_area(const void* p, struct uvm_area* area) {
     rc = vm->find(p, &s);
   }
   if ((rc == UVM_OK || rc == UVM_EINTERIOR) && area != nullptr) {
-    area->addr = reinterpret_cast<void*>(s.addr);
-    area->size = s.size;
+    area->addr = reinterpret_cast<void*>(s.addr + s.offset);
+    area->size = s.size - s.offset;
     area->requested = s.requested;
     area->pages = s.size / uvm::pal::kPageSize;
     area->caller = s.caller;

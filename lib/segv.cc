@@ -81,7 +81,7 @@ void Vmalloc::describe_fault(uintptr_t addr, char* buf, size_t len) const {
              "uvmalloc: SIGSEGV at %#lx: overflow into the guard page, %lu bytes past the end of "
              "the area %#lx-%#lx (%zu bytes asked for, %zu mapped) allocated at %s\n",
              static_cast<unsigned long>(addr),
-             static_cast<unsigned long>(addr - (copy.addr + copy.requested)),
+             static_cast<unsigned long>(addr - (copy.addr + copy.offset + copy.requested)),
              static_cast<unsigned long>(copy.addr),
              static_cast<unsigned long>(copy.addr + copy.size), copy.requested, copy.size, site);
     return;

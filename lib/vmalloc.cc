@@ -213,12 +213,15 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
   size_t guard = cfg_.guard && !(flags & VM_NO_GUARD) ? P : 0;
   *status = UVM_EOVERFLOW;
   if (mapped < size || mapped + guard < mapped) return nullptr;
+  size_t offset = fence_offset(mapped, size, align, guard);
+  size_t user_align = align;  // kept for moves and efence placement
   if (align < P) align = P;
 
   // Same-size reuse: still mapped, no syscall.
   if (vm_struct* vm = lazy_take(mapped, guard, align)) {
     vm->requested = size;
-    vm->align = align;
+    vm->offset = offset;
+    vm->align = user_align;
     vm->caller = caller;
     vm->va->vm = vm;
     space_.relink_busy(vm->va);
@@ -226,7 +229,7 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
     ++reused_;
     ++allocs_;
     *status = UVM_OK;
-    return reinterpret_cast<void*>(vm->addr);
+    return reinterpret_cast<void*>(vm->addr + offset);
   }
 
   *status = UVM_ENOMEM;
@@ -276,7 +279,8 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
   vm->addr = va->va_start;
   vm->size = mapped;
   vm->requested = size;
-  vm->align = align;
+  vm->offset = offset;
+  vm->align = user_align;
   vm->flags = VM_ALLOC | (flags & VM_NO_GUARD) | (guard != 0 ? unsigned{VM_GUARD} : 0u);
   vm->nr_runs = 1;
   vm->fd = -1;
@@ -286,12 +290,38 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
   va->vm = vm;
   ++allocs_;
   *status = UVM_OK;
-  return addr;
+  return static_cast<char*>(addr) + offset;
+}
+
+// Electric Fence placement: the block ends as close to its guard page as
+// the caller's alignment (at least malloc's 16) allows, so a small overflow
+// faults at once.
+size_t Vmalloc::fence_offset(size_t mapped, size_t size, size_t align, size_t guard) const {
+  if (!cfg_.efence || guard == 0) return 0;
+  size_t a = align < 16 ? 16 : align;
+  return (mapped - size) / a * a;
+}
+
+uintptr_t Vmalloc::area_of(const void* p) const {
+  auto a = reinterpret_cast<uintptr_t>(p);
+  if (a % P == 0 || !space_.contains(a)) return a;
+  uintptr_t start = a;
+  vmap_area area;
+  if (space_.classify(a, &area) == UVM_EINTERIOR) {
+    space_.for_each_busy_from(area.va_start, [&](const vmap_area& v) {
+      auto* vm = static_cast<const vm_struct*>(v.vm);
+      if (v.va_start == area.va_start && v.flags == VMAP_VMALLOC && vm != nullptr &&
+          vm->offset != 0 && vm->addr + vm->offset == a)
+        start = vm->addr;
+      return false;
+    });
+  }
+  return start;
 }
 
 int Vmalloc::free(void* p) {
   vmap_area* va;
-  int rc = space_.unlink_busy(reinterpret_cast<uintptr_t>(p), VMAP_VMALLOC, &va);
+  int rc = space_.unlink_busy(area_of(p), VMAP_VMALLOC, &va);
   if (rc != UVM_OK) return rc;
   auto* vm = static_cast<vm_struct*>(va->vm);
   ++frees_;
@@ -319,7 +349,7 @@ void Vmalloc::unmap_now(vm_struct* vm) {
 
 int Vmalloc::find(const void* p, vm_struct* out) const {
   vmap_area va;
-  int rc = space_.classify(reinterpret_cast<uintptr_t>(p), &va);
+  int rc = space_.classify(area_of(p), &va);
   if (rc == UVM_OK || rc == UVM_EINTERIOR) {
     // Copy the record under the busy lock: it is stable while the area is busy.
     space_.for_each_busy_from(va.va_start, [&](const vmap_area& a) {

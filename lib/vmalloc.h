@@ -50,6 +50,7 @@ struct vm_struct {
   uintptr_t addr;
   size_t size;       // mapped bytes (page multiple)
   size_t requested;  // bytes the caller asked for
+  size_t offset;     // the caller's pointer is addr + offset (efence), else 0
   size_t align;
   unsigned flags;
   unsigned nr_runs;
@@ -151,6 +152,9 @@ class Vmalloc {
   void release(vm_struct* vm);
   bool vma_room(long vmas);
   int shrink(vm_struct* vm, size_t size);
+  // The area start behind a caller's pointer (different under efence).
+  uintptr_t area_of(const void* p) const;
+  size_t fence_offset(size_t mapped, size_t size, size_t align, size_t guard) const;
   void fork_switch(bool child);
   void remap_private(const vm_struct* vm);
   void remap_block_private(const struct vmap_block* b);

@@ -147,8 +147,8 @@ void* Vmalloc::copy_to_new(vm_struct* vm, size_t size, int* status) {
                 ? alloc_user(size, vm->caller, status)
                 : alloc(size, vm->align, vm->flags & VM_NO_GUARD, vm->caller, status);
   if (p == nullptr) return nullptr;
-  memcpy(p, reinterpret_cast<void*>(vm->addr), std::min(vm->size, size));
-  free(reinterpret_cast<void*>(vm->addr));
+  memcpy(p, reinterpret_cast<void*>(vm->addr + vm->offset), std::min(vm->size - vm->offset, size));
+  free(reinterpret_cast<void*>(vm->addr + vm->offset));
   ++copied_;
   return p;
 }
@@ -199,7 +199,7 @@ void* Vmalloc::move(vm_struct* vm, size_t size, int* status) {
 
 void* Vmalloc::realloc(void* p, size_t size, const void* caller, int* status) {
   if (p == nullptr) return alloc(size, 1, 0, caller, status);
-  uintptr_t addr = reinterpret_cast<uintptr_t>(p);
+  uintptr_t addr = area_of(p);
   *status = space_.classify(addr, nullptr);
   if (*status != UVM_OK) return nullptr;
   if (size == 0) {
@@ -220,6 +220,8 @@ void* Vmalloc::realloc(void* p, size_t size, const void* caller, int* status) {
   auto* vm = static_cast<vm_struct*>(va->vm);
   // Its own sealed file, or an older pool file (mapped copy-on-write since a
   // fork): growth cannot map more of the same file.
+  // Under efence the block must end at its guard page whatever its size.
+  if (cfg_.efence && (vm->flags & VM_GUARD)) return copy_to_new(vm, size, status);
   if ((vm->flags & VM_USERMAP) || !current(vm->gen)) {
     if (n <= vm->size) {
       if (n < vm->size) *status = shrink(vm, n);
