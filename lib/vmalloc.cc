@@ -48,6 +48,7 @@ kmem_cache_of<vm_struct>& vm_struct_cache() {
 
 Vmalloc::~Vmalloc() {
   purge();
+  exit_blocks();
 }
 
 int Vmalloc::init(const vm_config& cfg) {
@@ -353,7 +354,11 @@ int Vmalloc::find(const void* p, vm_struct* out) const {
   if (rc == UVM_OK || rc == UVM_EINTERIOR) {
     // Copy the record under the busy lock: it is stable while the area is busy.
     space_.for_each_busy_from(va.va_start, [&](const vmap_area& a) {
-      if (a.va_start == va.va_start && a.vm != nullptr) *out = *static_cast<vm_struct*>(a.vm);
+      if (a.va_start != va.va_start || a.vm == nullptr) return false;
+      if (a.flags == VMAP_RAM)  // a vm_map_ram block, not a vm_struct
+        rc = UVM_EWRONGKIND;
+      else
+        *out = *static_cast<vm_struct*>(a.vm);
       return false;
     });
   }
@@ -407,7 +412,7 @@ void Vmalloc::info(FILE* out) const {
     int n = 0;
     from = space_.for_each_busy_from(from, [&](const vmap_area& a) {
       if (n == kBatch) return false;
-      if (a.vm != nullptr) {
+      if (a.vm != nullptr && a.flags != VMAP_RAM) {
         areas[n] = a;
         batch[n] = *static_cast<vm_struct*>(a.vm);
         batch[n].va = &areas[n];

@@ -109,6 +109,8 @@ class Vmalloc {
   void* vm_map_ram(uvm_pages* const* pages, size_t count, int* status);
   int vm_unmap_ram(void* addr, size_t count);
   int to_page(const void* addr, uvm_page_info* out) const;
+  // A thread's vm_map_ram block when the thread exits.
+  void release_thread_block(struct vmap_block* b) { retire_block(b); }
   // Shareable allocations (vmalloc_user.cc).
   void* alloc_user(size_t size, const void* caller, int* status);
   int export_area(const void* p, struct uvm_export* out) const;
@@ -167,6 +169,7 @@ class Vmalloc {
   void exit_blocks();
   struct vmap_block* new_block();
   struct vmap_block* block_of(uintptr_t addr) const;
+  size_t block_slot(uintptr_t addr) const;
   void retire_block(struct vmap_block* b);
   void free_block(struct vmap_block* b);
   int add_pages(vm_struct* vm, size_t extra);

@@ -26,7 +26,8 @@ struct vmap_block {
   // Live mappings, plus kRetired once the owner has moved on: whoever brings
   // it to exactly kRetired frees the block.
   std::atomic<long> state;
-  uvm_pages* slot[kBlockPages];  // the handle mapped from each page, at its first page
+  uvm_pages* slot[kBlockPages];    // the handle mapped from each page, at its first page
+  uint8_t map_pages[kBlockPages];  // pages of the whole mapping, at its first page
 };
 
 namespace {
@@ -35,6 +36,11 @@ namespace {
 struct tls_block {
   Vmalloc* owner = nullptr;
   vmap_block* block = nullptr;
+  // A thread that exits gives its block up (freed once its last mapping
+  // goes). The instance must outlive the thread, as the process-wide one does.
+  ~tls_block() {
+    if (owner != nullptr && block != nullptr) owner->release_thread_block(block);
+  }
 };
 thread_local tls_block t_block;
 
@@ -44,8 +50,13 @@ size_t pages_of(const uvm_pages* h) {
 
 }  // namespace
 
+size_t Vmalloc::block_slot(uintptr_t addr) const {
+  return addr / kBlockBytes - space_.start() / kBlockBytes;
+}
+
 int Vmalloc::init_blocks() {
-  nr_blocks_ = space_.size() / kBlockBytes;
+  // Slots are absolute 4 MiB frames: the space itself is only 2 MiB aligned.
+  nr_blocks_ = space_.size() / kBlockBytes + 2;
   void* mem = pal::map_anon(nr_blocks_ * sizeof(blocks_[0]));  // touched only where used
   if (mem == nullptr) return UVM_ENOMEM;
   blocks_ = new (mem) std::atomic<vmap_block*>[nr_blocks_]();
@@ -60,7 +71,7 @@ void Vmalloc::exit_blocks() {
 
 vmap_block* Vmalloc::block_of(uintptr_t addr) const {
   if (!space_.contains(addr) || blocks_ == nullptr) return nullptr;
-  vmap_block* b = blocks_[(addr - space_.start()) / kBlockBytes].load(std::memory_order_acquire);
+  vmap_block* b = blocks_[block_slot(addr)].load(std::memory_order_acquire);
   return b != nullptr && addr >= b->start && addr < b->start + kBlockBytes ? b : nullptr;
 }
 
@@ -77,12 +88,12 @@ vmap_block* Vmalloc::new_block() {
   b->start = va->va_start;
   va->flags = VMAP_RAM;
   va->vm = b;
-  blocks_[(b->start - space_.start()) / kBlockBytes].store(b, std::memory_order_release);
+  blocks_[block_slot(b->start)].store(b, std::memory_order_release);
   return b;
 }
 
 void Vmalloc::free_block(vmap_block* b) {
-  blocks_[(b->start - space_.start()) / kBlockBytes].store(nullptr, std::memory_order_release);
+  blocks_[block_slot(b->start)].store(nullptr, std::memory_order_release);
   vmap_area* va;
   if (space_.unlink_busy(b->start, VMAP_RAM, &va) == UVM_OK) space_.free_area(va);
   pal::unmap(b, sizeof(vmap_block));
@@ -150,6 +161,7 @@ void* Vmalloc::vm_map_ram(uvm_pages* const* pages, size_t count, int* status) {
     b->slot[idx + pos] = pages[i];
     pos += pages_of(pages[i]);
   }
+  b->map_pages[idx] = static_cast<uint8_t>(total);
   vmas_ += static_cast<long>(count) + 1;
   mapped_ += total * P;
   *status = UVM_OK;
@@ -165,7 +177,8 @@ int Vmalloc::vm_unmap_ram(void* p, size_t count) {
     return vunmap(p);
   }
   size_t idx = (addr - b->start) / P;
-  if (addr % P != 0 || b->slot[idx] == nullptr) return UVM_ENOTALLOC;
+  if (addr % P != 0 || b->slot[idx] == nullptr || b->map_pages[idx] == 0) return UVM_ENOTALLOC;
+  if (b->map_pages[idx] != count) return UVM_EINVAL;  // not the whole mapping
   // The handles mapped from idx on must cover exactly `count` pages.
   size_t covered = 0, handles = 0;
   while (covered < count && idx + covered < kBlockPages && b->slot[idx + covered] != nullptr) {
@@ -174,6 +187,7 @@ int Vmalloc::vm_unmap_ram(void* p, size_t count) {
   }
   if (covered != count) return UVM_EINVAL;
   if (pal::map_none_fixed(p, count * P) != 0) return UVM_ENOMEM;
+  b->map_pages[idx] = 0;
   for (size_t j = idx; j < idx + count;) {
     uvm_pages* h = b->slot[j];
     b->slot[j] = nullptr;

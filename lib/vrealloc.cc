@@ -222,7 +222,10 @@ void* Vmalloc::realloc(void* p, size_t size, const void* caller, int* status) {
   // fork): growth cannot map more of the same file.
   // Under efence the block must end at its guard page whatever its size.
   if (cfg_.efence && (vm->flags & VM_GUARD)) return copy_to_new(vm, size, status);
-  if ((vm->flags & VM_USERMAP) || !current(vm->gen)) {
+  // A shareable block's file is sealed at its size: any resize is a copy
+  // into a new one, so an export always covers exactly the allocation.
+  if ((vm->flags & VM_USERMAP) && n != vm->size) return copy_to_new(vm, size, status);
+  if (!current(vm->gen)) {
     if (n <= vm->size) {
       if (n < vm->size) *status = shrink(vm, n);
       return *status == UVM_OK ? p : nullptr;

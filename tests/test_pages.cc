@@ -6,8 +6,7 @@
 // instance) and on a fresh uvm::Vmalloc. Scenario bodies run on a new thread
 // each, so every one starts with a fresh vm_map_ram block.
 //
-// Tests named *Bug* demonstrate library bugs; they are skipped unless
-// UVM_RUN_BUG_TESTS is set in the environment (see the BUG: comments).
+// Tests named *Bug* are regression tests for library bugs found and fixed.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -37,10 +36,6 @@ constexpr size_t P = pal::kPageSize;
 constexpr size_t MiB = size_t{1} << 20;
 constexpr size_t GiB = size_t{1} << 30;
 constexpr size_t kBlockBytes = 4 * MiB;  // a vm_map_ram block (vmap_block.cc)
-
-bool run_bug_tests() {
-  return getenv("UVM_RUN_BUG_TESTS") != nullptr;
-}
 
 // Write one byte at `p`; dies of SIGSEGV if it faults (ASan's own handler
 // would turn the fault into a report and exit(1)).
@@ -146,15 +141,6 @@ struct Backend {
   virtual size_t in_use() = 0;
   virtual uintptr_t start() = 0;
   virtual bool is_instance() const = 0;
-
-  // BUG: block_of() (vmap_block.cc) finds a block through the table slot
-  // (addr - space start) / 4 MiB, but the space is only 2 MiB aligned
-  // (kHugePage) while blocks are 4 MiB aligned. When the start is 2 MiB past a
-  // 4 MiB boundary, the upper half of every block falls in the next slot:
-  // vm_map_ram mappings past a block's 512th page are not found again, so
-  // uvm_vm_unmap_ram reports "double free or never allocated" and aborts and
-  // uvm_vmalloc_to_page fails. See PagesBugTest.BlockLookupWithTwoMiBAlignedSpace.
-  bool block_lookup_broken() { return start() % kBlockBytes != 0; }
 };
 
 struct CApi final : Backend {
@@ -302,21 +288,9 @@ class PagesTest : public ::testing::TestWithParam<bool> {  // true: instance
       EXPECT_EQ(inst->vm->check(), "");
     }
   }
-  // For scenarios that use more than half a vm_map_ram block on one thread.
-  bool skip_for_block_lookup_bug() {
-    if (!b->block_lookup_broken()) return false;
-    return true;
-  }
 
   std::unique_ptr<Backend> b;
 };
-
-#define SKIP_IF_BLOCK_LOOKUP_BUG()                                                       \
-  do {                                                                                   \
-    if (skip_for_block_lookup_bug())                                                     \
-      GTEST_SKIP() << "BUG: vm_map_ram blocks past their 512th page are not found when " \
-                      "the space start is not 4 MiB aligned (see Backend)";              \
-  } while (0)
 
 INSTANTIATE_TEST_SUITE_P(Backend, PagesTest, ::testing::Bool(),
                          [](const ::testing::TestParamInfo<bool>& i) {
@@ -555,7 +529,6 @@ TEST_P(PagesTest, NoGuardFlagLeavesNoGuardPage) {
 // Mappings of 1..64 pages, made of one or several handles: consecutive
 // mappings of a thread are carved back to back from its block, with no guard.
 TEST_P(PagesTest, VmMapRamOfOneTo64Pages) {
-  SKIP_IF_BLOCK_LOOKUP_BUG();
   on_new_thread([&] {
     Rng rng{17};
     char* prev_end = nullptr;
@@ -606,7 +579,6 @@ TEST_P(PagesTest, VmMapRamOfOneTo64Pages) {
 // Thousands of pages from one thread, with mappings still live when their
 // block is retired: old blocks go back to the space once empty.
 TEST_P(PagesTest, VmMapRamManyInARowRetiresBlocks) {
-  SKIP_IF_BLOCK_LOOKUP_BUG();
   on_new_thread([&] {
     uvm_pages* pool[8];
     for (size_t i = 0; i < 8; ++i) {
@@ -899,7 +871,6 @@ void random_pages_worker(Backend* b, uint64_t seed, std::atomic<int>* errors) {
 }
 
 TEST_P(PagesTest, TwoThreadsWithoutCrossTalk) {
-  SKIP_IF_BLOCK_LOOKUP_BUG();
   size_t in_use = b->in_use();
   std::atomic<int> errors{0};
   std::thread t1(random_pages_worker, b.get(), 1, &errors);
@@ -1007,15 +978,14 @@ TEST(PagesApiDeathTest, VmUnmapRamWithTheWrongCountAborts) {
   uvm_free_pages(h);
 }
 
-// ---- Library bugs (skipped unless UVM_RUN_BUG_TESTS is set) -----------------
+// ---- Regression tests for bugs found and fixed ---------------------------------
 
-// BUG: see Backend::block_lookup_broken. Reproducer: a Vmalloc whose space
+// Was a bug: blocks are 4 MiB aligned but the space only 2 MiB. Reproducer: a Vmalloc whose space
 // starts 2 MiB past a 4 MiB boundary; one thread maps 9 x 64 pages with
 // vm_map_ram; the 9th mapping (pages 512..575 of the block) is not found:
 // to_page() fails and vm_unmap_ram() returns UVM_ENOTALLOC (the C API
 // aborts with "double free or never allocated").
 TEST(PagesBugTest, BlockLookupWithTwoMiBAlignedSpace) {
-  if (!run_bug_tests()) GTEST_SKIP() << "BUG: vm_map_ram block lookup, space not 4 MiB aligned";
   auto inst = make_instance(false);
   ASSERT_NE(inst, nullptr);
   on_new_thread([&] {
@@ -1033,7 +1003,7 @@ TEST(PagesBugTest, BlockLookupWithTwoMiBAlignedSpace) {
   });
 }
 
-// BUG: the per-thread block cache (t_block in vmap_block.cc) is keyed by the
+// Was a bug: the per-thread block cache (t_block in vmap_block.cc) is keyed by the
 // Vmalloc's address, and ~Vmalloc never calls exit_blocks(). A new instance
 // created at the address of a destroyed one is handed the destroyed
 // instance's block: vm_map_ram maps into a range the new space considers
@@ -1041,7 +1011,6 @@ TEST(PagesBugTest, BlockLookupWithTwoMiBAlignedSpace) {
 // fails with UVM_ENOTALLOC. Reproducer: placement-new a Vmalloc in the same
 // storage twice, vm_map_ram + vm_unmap_ram one page each time.
 TEST(PagesBugTest, InstanceAtTheAddressOfADestroyedOne) {
-  if (!run_bug_tests()) GTEST_SKIP() << "BUG: stale per-thread vm_map_ram block";
   alignas(Vmalloc) static unsigned char storage[sizeof(Vmalloc)];
   on_new_thread([&] {
     for (int round = 0; round < 2; ++round) {
@@ -1062,13 +1031,12 @@ TEST(PagesBugTest, InstanceAtTheAddressOfADestroyedOne) {
   });
 }
 
-// BUG: a block is retired only when its owner thread needs a new one, so the
+// Was a bug: a block is retired only when its owner thread needs a new one, so the
 // block of a thread that exits is never returned: every thread that ever
 // used vm_map_ram keeps 4 MiB of the space for good. Reproducer: a 256 MiB
 // space (64 blocks), 100 short-lived threads that each map and unmap one
 // page: from the 65th on, vm_map_ram fails with ENOMEM.
 TEST(PagesBugTest, ExitedThreadsKeepTheirBlocks) {
-  if (!run_bug_tests()) GTEST_SKIP() << "BUG: blocks of exited threads are never freed";
   vm_config c = instance_config();
   c.reserve = c.min_reserve = 256 * MiB;
   Vmalloc vm;
@@ -1092,14 +1060,13 @@ TEST(PagesBugTest, ExitedThreadsKeepTheirBlocks) {
   vm.put_pages(h);
 }
 
-// BUG: vm_unmap_ram only checks that the handles mapped from `addr` on cover
+// Was a bug: vm_unmap_ram only checks that the handles mapped from `addr` on cover
 // exactly `pages` pages, not that they are the whole mapping: for a mapping
 // of two handles (1 + 2 pages), a count of 1 (or addr + 1 page with a count
 // of 2) is accepted and unmaps part of it. The block's count of live
 // mappings is then decremented twice for one mapping, and a retired block
 // can be freed while another mapping still lives in it.
 TEST(PagesBugTest, PartialUnmapAtAHandleBoundary) {
-  if (!run_bug_tests()) GTEST_SKIP() << "BUG: vm_unmap_ram accepts part of a mapping";
   auto inst = make_instance(true);
   ASSERT_NE(inst, nullptr);
   on_new_thread([&] {
@@ -1115,14 +1082,13 @@ TEST(PagesBugTest, PartialUnmapAtAHandleBoundary) {
   });
 }
 
-// BUG: find() (uvm_find_vm_area, uvm_vmalloc_size, uvm_vmalloc_info) copies
+// Was a bug: find() (uvm_find_vm_area, uvm_vmalloc_size, uvm_vmalloc_info) copies
 // whatever va->vm points to as a vm_struct, but for a vm_map_ram block it is
 // a vmap_block: the area reported has size = the block's page counter (in
 // pages, not bytes) and a caller taken from its slot array. Reproducer: map
 // 3 pages with uvm_vm_map_ram on a new thread; uvm_find_vm_area(m) says
 // UVM_OK with size 3.
 TEST(PagesBugTest, FindVmAreaOnAVmMapRamAddress) {
-  if (!run_bug_tests()) GTEST_SKIP() << "BUG: vm_map_ram block read as a vm_struct";
   uvm_pages* h = uvm_alloc_pages(3);
   ASSERT_NE(h, nullptr);
   void* m = nullptr;

@@ -515,13 +515,8 @@ TEST(Share, VreallocKeepsContentsAndStaysExportable) {
   uvm_vfree(r);
 }
 
-bool run_bug_tests() {
-  return getenv("UVM_RUN_BUG_TESTS") != nullptr;
-}
-
-// BUG (lib/vrealloc.cc, working tree: realloc() shrinks VM_USERMAP areas in
-// place): shrink() -> drop_pages() hands the tail of the area's runs to the
-// page pool, but a shareable area's runs are offsets in its own sealed
+// Was a bug (realloc() shrank VM_USERMAP areas in place): shrink() -> drop_pages() hands the tail
+// of the area's runs to the page pool, but a shareable area's runs are offsets in its own sealed
 // memfd, not the pool's. The pool then counts those bytes as freed (in_use
 // drops) and hands the same offsets of the pool memfd out again while other
 // allocations still map them: two live allocations share pages. Also, the
@@ -530,8 +525,6 @@ bool run_bug_tests() {
 // a = alloc(16 pages), memset 'A'; u = alloc_user(10 pages); realloc(u, 2
 // pages); b = alloc(8 pages), memset 'B': 8 pages of a now read 'B'.
 TEST(ShareBugTest, ShrinkingAShareableAllocationInPlace) {
-  if (!run_bug_tests())
-    GTEST_SKIP() << "BUG: shareable shrink frees its own-file pages to the pool";
   auto* u = static_cast<char*>(uvm_vmalloc_user(10 * P));
   ASSERT_NE(u, nullptr);
   fill(u, 10 * P, 9);
