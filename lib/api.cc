@@ -57,6 +57,18 @@ void warn(const char* msg) {
   if (write(2, msg, len) < 0 || write(2, "\n", 1) < 0) return;
 }
 
+bool g_env_read = false;  // UVMALLOC_CONF applied to g_cfg
+
+// The settings in force: uvm_configure() calls, then UVMALLOC_CONF (read
+// once, so its warnings are printed once).
+const vm_config& settings_locked() {
+  if (!g_env_read) {
+    g_env_read = true;
+    if (const char* env = secure_getenv("UVMALLOC_CONF")) parse_config(env, &g_cfg, warn);
+  }
+  return g_cfg;
+}
+
 void print_at_exit() {
   uvm_stats_print(stderr);
   uvm_vmalloc_info(stderr);
@@ -70,8 +82,7 @@ Vmalloc* instance() {
   std::lock_guard<std::mutex> g(g_init_lock);
   vm = g_vm.load(std::memory_order_relaxed);
   if (vm != nullptr || g_failed) return vm;
-  vm_config cfg = g_cfg;
-  if (const char* env = secure_getenv("UVMALLOC_CONF")) parse_config(env, &cfg, warn);
+  vm_config cfg = settings_locked();
   vm = new (g_storage) Vmalloc;
   if (vm->init(cfg) != UVM_OK) {
     warn(
@@ -92,6 +103,12 @@ fork_guard::fork_guard() {
 }
 fork_guard::~fork_guard() {
   pthread_rwlock_unlock(&g_fork_lock);
+}
+
+size_t large_threshold() {
+  if (Vmalloc* vm = instance_if_ready()) return vm->config().threshold;
+  std::lock_guard<std::mutex> g(g_init_lock);
+  return settings_locked().threshold;
 }
 
 Vmalloc* instance_if_ready() {
@@ -306,10 +323,15 @@ int uvm_configure(const char* conf) {
   uvm::Vmalloc* vm = uvm::g_vm.load();
   uvm::vm_config cfg = vm != nullptr ? vm->config() : uvm::g_cfg;
   int bad = uvm::parse_config(conf, &cfg, uvm::warn);
-  if (vm != nullptr)
+  if (vm != nullptr) {
     vm->configure(cfg);
-  else
+  } else {
     uvm::g_cfg = cfg;
+    // UVMALLOC_CONF still wins over settings from code.
+    if (uvm::g_env_read)
+      if (const char* env = secure_getenv("UVMALLOC_CONF"))
+        uvm::parse_config(env, &uvm::g_cfg, nullptr);
+  }
   return bad == 0 ? UVM_OK : UVM_EINVAL;
 }
 

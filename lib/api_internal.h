@@ -18,6 +18,10 @@ class fork_guard {
   fork_guard& operator=(const fork_guard&) = delete;
 };
 
+// The shim's routing threshold, without creating the instance (so programs
+// that never allocate large blocks pay nothing).
+size_t large_threshold();
+
 // The process-wide instance, created on first call; null if it cannot be.
 Vmalloc* instance();
 // The instance if it exists already (no creation).

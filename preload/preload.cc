@@ -112,8 +112,7 @@ size_t g_threshold_cache = 0;
 size_t threshold() {
   size_t t = __atomic_load_n(&g_threshold_cache, __ATOMIC_RELAXED);
   if (t != 0) return t;
-  uvm::Vmalloc* vm = uvm::instance();
-  t = vm != nullptr ? vm->config().threshold : SIZE_MAX;
+  t = uvm::large_threshold();
   if (t == 0) t = 1;
   __atomic_store_n(&g_threshold_cache, t, __ATOMIC_RELAXED);
   return t;
