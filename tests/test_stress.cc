@@ -44,8 +44,8 @@ bool intact(const Block& b, size_t words) {
 }
 
 size_t random_size(std::mt19937_64& rng) {
-  // 128 KiB .. 8 MiB, biased small, not page multiples.
-  size_t s = size_t{128} << 10 << (rng() % 7);
+  // 128 KiB .. 4 MiB, biased small, not page multiples.
+  size_t s = size_t{128} << 10 << (rng() % 6);
   return s + (rng() % s) / 8 * 8 + 8;
 }
 
@@ -73,7 +73,12 @@ int child_checks(std::vector<Block>& mine) {
 void worker(unsigned id, std::chrono::steady_clock::time_point end, bool may_fork, Counters* c) {
   std::mt19937_64 rng(0x5eed + id);
   std::vector<Block> mine;
-  while (std::chrono::steady_clock::now() < end) {
+  // Time bounds the run, but never below a minimum of work (and one fork),
+  // however slow the build (sanitizers) or the machine.
+  constexpr uint64_t kMinOps = 400;
+  uint64_t ops = 0, forks = 0;
+  while (std::chrono::steady_clock::now() < end || ops < kMinOps || (may_fork && forks == 0)) {
+    ++ops;
     unsigned op = rng() % 100;
     if (mine.size() < 8 || (op < 40 && mine.size() < 48)) {
       size_t size = random_size(rng);
@@ -102,7 +107,7 @@ void worker(unsigned id, std::chrono::steady_clock::time_point end, bool may_for
       if (!intact(b, keep)) ++c->corruptions;
       b.words = size / 8;
       fill(b, keep);
-    } else if (op < 99 || !may_fork) {
+    } else if (!may_fork || (op < 99 && !(ops > kMinOps / 2 && forks == 0))) {
       size_t k = rng() % mine.size();
       if (!intact(mine[k], mine[k].words)) ++c->corruptions;
       uvm_vfree(mine[k].p);
@@ -118,6 +123,7 @@ void worker(unsigned id, std::chrono::steady_clock::time_point end, bool may_for
       // The child's writes must not have reached us.
       for (const Block& b : mine) c->corruptions += !intact(b, b.words);
       ++c->forks;
+      ++forks;
     }
     ++c->ops;
   }
@@ -145,7 +151,7 @@ TEST(Stress, RandomOperationsAndForksLoseNothing) {
       static_cast<unsigned long long>(c.corruptions.load()));
   EXPECT_EQ(c.corruptions.load(), 0u);
   EXPECT_EQ(c.failures.load(), 0u);
-  EXPECT_GT(c.ops.load(), 1000u);
+  EXPECT_GE(c.ops.load(), 400u * threads);
   EXPECT_GT(c.forks.load(), 0u);
   struct uvm_stats s;
   uvm_stats(&s);
