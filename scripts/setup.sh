@@ -8,6 +8,7 @@ pkgs=(
   liburing-dev libgtest-dev googletest libbenchmark-dev
   libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
   zstd xz-utils sqlite3 python3
+  gnuplot-nox
 )
 missing=()
 for p in "${pkgs[@]}"; do

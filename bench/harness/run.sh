@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Comparative benchmark: every workload under glibc, jemalloc, mimalloc,
+# tcmalloc (Debian's, LD_PRELOADed) and uvmalloc's LD_PRELOAD shim.
+#
+#   bench/harness/run.sh [--quick|--full] [--build-dir DIR]
+#
+# 1. scripts/setup.sh (Debian packages, gnuplot-nox included)
+# 2. without --build-dir: cmake --preset release && cmake --build --preset
+#    release (shim: build/release/preload/libuvmalloc_preload.so); with it:
+#    brings DIR's uvmalloc_preload target up to date
+# 3. compiles bench/harness/workloads/*.c with gcc -O2 (no allocator linked)
+# 4. generates the real programs' inputs (bench/harness/gen.py, fixed seeds)
+# 5. runs everything (bench/harness/driver.py) and writes bench/results/
+#    results.md, results.csv and results.png
+# Quick (default): 3 repetitions, about 1 to 1.5 minutes on 2 cores. Full: 7
+# repetitions and larger sizes, about 15 to 17 minutes.
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+
+mode=quick
+build=""
+usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --quick) mode=quick; shift ;;
+    --full) mode=full; shift ;;
+    --build-dir) [ $# -ge 2 ] || usage; build=$2; shift 2 ;;
+    --build-dir=*) build=${1#--build-dir=}; shift ;;
+    -h|--help) usage ;;
+    *) echo "run.sh: unknown argument $1" >&2; usage ;;
+  esac
+done
+cmdline="bench/harness/run.sh --$mode${build:+ --build-dir $build}"
+t0=$(date +%s)
+
+echo "== setup"
+bash "$root/scripts/setup.sh"
+
+echo "== build"
+if [ -z "$build" ]; then
+  (cd "$root" && cmake --preset release >/dev/null && cmake --build --preset release >/dev/null)
+  build="$root/build/release"
+else
+  build=$(cd "$build" && pwd)
+  cmake --build "$build" --target uvmalloc_preload >/dev/null
+fi
+shim="$build/preload/libuvmalloc_preload.so"
+[ -f "$shim" ] || { echo "run.sh: $shim not found" >&2; exit 1; }
+
+work=$(mktemp -d "${TMPDIR:-/tmp}/uvm-harness.XXXXXX")
+trap 'rm -rf "$work"' EXIT
+mkdir -p "$work/bin" "$work/data"
+
+echo "== workloads (gcc -O2)"
+gcc -O2 -std=gnu11 -Wall -Wextra -o "$work/bin/spawn" "$here/spawn.c"
+for src in "$here"/workloads/*.c; do
+  name=$(basename "$src" .c)
+  gcc -O2 -std=gnu11 -Wall -Wextra -pthread -o "$work/bin/$name" "$src" -lm
+done
+
+echo "== inputs ($mode)"
+python3 "$here/gen.py" "$mode" "$work/data"
+
+echo "== runs"
+python3 "$here/driver.py" --mode "$mode" --shim "$shim" --build-dir "$build" --bin "$work/bin" \
+  --spawn "$work/bin/spawn" --data "$work/data" --work "$work" --out "$root/bench/results" --repo "$root" --command "$cmdline"
+
+echo "== done in $(( $(date +%s) - t0 )) s"
