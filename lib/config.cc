@@ -98,6 +98,8 @@ int parse_config(const char* conf, vm_config* cfg, void (*warn)(const char* msg)
       ok = parse_bool(v, vlen, &cfg->segv_report);
     else if (key("efence"))
       ok = parse_bool(v, vlen, &cfg->efence);
+    else if (key("populate"))
+      ok = parse_size(v, vlen, &cfg->populate);
     else if (key("pool_max"))
       ok = parse_size(v, vlen, &cfg->pool.pool_max);
     else if (key("refill"))
