@@ -69,9 +69,16 @@ const vm_config& settings_locked() {
   return g_cfg;
 }
 
+// The report at exit goes to a copy of fd 2 taken at start: programs such as
+// coreutils and xz fclose(stderr) in their own exit code, before ours runs.
+int g_report_fd = -1;
+
 void print_at_exit() {
-  uvm_stats_print(stderr);
-  uvm_vmalloc_info(stderr);
+  FILE* out = g_report_fd >= 0 ? fdopen(g_report_fd, "w") : nullptr;
+  if (out == nullptr) return;
+  uvm_stats_print(out);
+  uvm_vmalloc_info(out);
+  fclose(out);
 }
 
 }  // namespace
@@ -91,7 +98,10 @@ Vmalloc* instance() {
     g_failed = true;
     return nullptr;  // the object is left as is: never used, never destroyed
   }
-  if (cfg.stats_at_exit) atexit(print_at_exit);
+  if (cfg.stats_at_exit) {
+    g_report_fd = pal::dup_fd(2);
+    atexit(print_at_exit);
+  }
   pthread_atfork(fork_prepare, fork_parent, fork_child);
   if (cfg.segv_report) install_segv_handler();
   g_vm.store(vm, std::memory_order_release);

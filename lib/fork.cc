@@ -90,6 +90,8 @@ void Vmalloc::fork_switch(bool child) {
     ++gen_;
   }
   pool_.unlock_all();
+  // Lazily freed blocks now belong to the old file: unmap them so it can go.
+  purge();
 }
 
 void Vmalloc::gen_put(uint32_t gen) {

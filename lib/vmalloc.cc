@@ -100,7 +100,8 @@ vm_struct* Vmalloc::lazy_take(size_t size, size_t guard, size_t align) {
   for (; found != nullptr; found = rb_next(found)) {
     vm_struct* vm = by_size(found);
     if (vm->size != size || guard_of(vm) != guard) return nullptr;
-    if (vm->addr % align != 0) continue;
+    // A block from before a fork pins its whole old pool file: let it go.
+    if (vm->addr % align != 0 || !current(vm->gen)) continue;
     rb_erase(&vm->lazy_size, &lazy_by_size_);
     rb_erase(&vm->lazy_addr, &lazy_by_addr_);
     lazy_bytes_ -= vm->size;
@@ -332,7 +333,8 @@ int Vmalloc::free(void* p) {
   remember_freed(vm);
   // Shareable areas never wait in the lazy list: their memfd may be mapped
   // elsewhere, and same-size reuse must never hand those pages to another.
-  if (cfg_.lazy_max > 0 && !(vm->flags & VM_USERMAP)) {
+  // Nor do areas from before a fork: each pins its whole old pool file.
+  if (cfg_.lazy_max > 0 && !(vm->flags & VM_USERMAP) && current(vm->gen)) {
     lazy_add(vm);
     return UVM_OK;
   }

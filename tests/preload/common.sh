@@ -25,19 +25,6 @@ shift 2
 }
 # shellcheck disable=SC2034 # used by the scripts that source this file
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-KEEP_STDERR=""
-
-# keep_stderr: preload keep_stderr.so (UVMT_KEEP_STDERR, set by CMake) with
-# the shim from now on, for programs that fclose(stderr) before exit, where
-# --stats output is lost (see keep_stderr.c and stats_fclose.sh).
-keep_stderr() {
-  KEEP_STDERR=${UVMT_KEEP_STDERR:?UVMT_KEEP_STDERR must name keep_stderr.so}
-  [ -f "$KEEP_STDERR" ] || {
-    echo "no keep_stderr.so at $KEEP_STDERR" >&2
-    exit 1
-  }
-}
-
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/uvm-preload.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
 
@@ -60,12 +47,12 @@ python_bin() {
 
 # uvm LABEL CMD [ARGS...]: run CMD under the shim with --stats. stdin and
 # stdout are the caller's; stderr goes to $tmp/LABEL.err. Through `sh`, so the
-# script need not be executable. When KEEP_STDERR is set it is preloaded too.
+# script need not be executable.
 uvm() {
   local label=$1
   shift
   local rc=0
-  LD_PRELOAD=${KEEP_STDERR} sh "$RUN" --lib "$SHIM" --stats -- "$@" 2>"$tmp/$label.err" || rc=$?
+  sh "$RUN" --lib "$SHIM" --stats -- "$@" 2>"$tmp/$label.err" || rc=$?
   if [ "$rc" -ne 0 ]; then
     echo "FAIL: '$*' under the shim exited $rc; its stderr:" >&2
     tail -n 40 "$tmp/$label.err" >&2

@@ -5,7 +5,6 @@
 source "$(dirname "$0")/common.sh"
 need sort python3 cmp sha256sum wc
 # sort (gnulib's close_stdout) fclose()s stderr at exit, losing --stats.
-keep_stderr
 python3 "$here/gen_data.py" lines $((150 << 20)) "$tmp/in"
 export LC_ALL=C
 
