@@ -26,35 +26,20 @@
 #include <vector>
 
 #include "pal.h"
+#include "test_util.h"
 #include "uvmalloc/uvmalloc.h"
 #include "vmalloc.h"
 
 namespace uvm {
 namespace {
 
+using uvm::test::poke;
+using uvm::test::Rng;
+
 constexpr size_t P = pal::kPageSize;
 constexpr size_t MiB = size_t{1} << 20;
 constexpr size_t GiB = size_t{1} << 30;
 constexpr size_t kBlockBytes = 4 * MiB;  // a vm_map_ram block (vmap_block.cc)
-
-// Write one byte at `p`; dies of SIGSEGV if it faults (ASan's own handler
-// would turn the fault into a report and exit(1)).
-void poke(char* p) {
-  signal(SIGSEGV, SIG_DFL);
-  *reinterpret_cast<volatile char*>(p) = 1;
-}
-
-// splitmix64
-struct Rng {
-  uint64_t s;
-  uint64_t operator()() {
-    uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  size_t below(size_t n) { return static_cast<size_t>((*this)() % n); }
-};
 
 // Page contents: word i of a page holds tag ^ (i * constant). Accesses go
 // through volatile pointers: two mappings of the same pages alias, which the

@@ -19,10 +19,14 @@
 #include <thread>
 #include <vector>
 
+#include "test_util.h"
 #include "uvmalloc/uvmalloc.h"
 #include "uvmalloc/uvmalloc.hpp"
 
 namespace {
+
+using uvm::test::poke;
+using uvm::test::Rng;
 
 constexpr size_t P = 4096;
 constexpr size_t MiB = size_t{1} << 20;
@@ -30,25 +34,6 @@ constexpr size_t MiB = size_t{1} << 20;
 size_t round_up(size_t n) {
   return (n + P - 1) & ~(P - 1);
 }
-
-// Write one byte at `p`; dies of SIGSEGV if it faults (ASan's own handler
-// would turn the fault into a report and exit(1)).
-void poke(unsigned char* p) {
-  signal(SIGSEGV, SIG_DFL);
-  *reinterpret_cast<volatile unsigned char*>(p) = 1;
-}
-
-// splitmix64
-struct Rng {
-  uint64_t s;
-  uint64_t operator()() {
-    uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  size_t below(size_t n) { return static_cast<size_t>((*this)() % n); }
-};
 
 // The payload of record `seq`, byte `j`.
 unsigned char payload_byte(uint32_t seq, size_t j) {

@@ -24,11 +24,15 @@
 #include <vector>
 
 #include "pal.h"
+#include "test_util.h"
 #include "uvmalloc/uvmalloc.h"
 #include "vmalloc.h"
 
 namespace uvm {
 namespace {
+
+using uvm::test::fill;
+using uvm::test::verify;
 
 constexpr size_t P = pal::kPageSize;
 constexpr size_t MiB = size_t{1} << 20;
@@ -39,24 +43,6 @@ constexpr size_t GiB = size_t{1} << 30;
 void poke(char* p) {
   signal(SIGSEGV, SIG_DFL);
   *reinterpret_cast<volatile char*>(p) = 1;
-}
-
-// Every 64-bit word of [p, p + size) gets tag ^ its index (times a constant).
-void fill(char* p, size_t size, uint64_t tag) {
-  for (size_t i = 0; i + 8 <= size; i += 8) {
-    uint64_t v = tag ^ (i * 0x9e3779b97f4a7c15ull);
-    memcpy(p + i, &v, 8);
-  }
-}
-
-// Offset of the first word that does not match fill(p, size, tag), or size.
-size_t verify(const char* p, size_t size, uint64_t tag) {
-  for (size_t i = 0; i + 8 <= size; i += 8) {
-    uint64_t v = tag ^ (i * 0x9e3779b97f4a7c15ull), got;
-    memcpy(&got, p + i, 8);
-    if (got != v) return i;
-  }
-  return size;
 }
 
 bool all_zero(const char* p, size_t size) {

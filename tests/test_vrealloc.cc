@@ -23,11 +23,17 @@
 #include <vector>
 
 #include "pal.h"
+#include "test_util.h"
 #include "uvmalloc/uvmalloc.h"
 #include "vmalloc.h"
 
 namespace uvm {
 namespace {
+
+using uvm::test::fill;
+using uvm::test::poke;
+using uvm::test::Rng;
+using uvm::test::verify;
 
 constexpr size_t P = pal::kPageSize;
 constexpr size_t MiB = size_t{1} << 20;
@@ -37,25 +43,6 @@ size_t round_up(size_t n) {
   return (n + P - 1) & ~(P - 1);
 }
 
-// Write one byte at `p`; dies of SIGSEGV if it faults (ASan's own handler
-// would turn the fault into a report and exit(1)).
-void poke(char* p) {
-  signal(SIGSEGV, SIG_DFL);
-  *reinterpret_cast<volatile char*>(p) = 1;
-}
-
-// splitmix64
-struct Rng {
-  uint64_t s;
-  uint64_t operator()() {
-    uint64_t z = (s += 0x9e3779b97f4a7c15ull);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-  }
-  size_t below(size_t n) { return static_cast<size_t>((*this)() % n); }
-};
-
 void random_bytes(unsigned char* dst, size_t n, Rng& rng) {
   size_t i = 0;
   for (; i + 8 <= n; i += 8) {
@@ -63,24 +50,6 @@ void random_bytes(unsigned char* dst, size_t n, Rng& rng) {
     memcpy(dst + i, &v, 8);
   }
   for (; i < n; ++i) dst[i] = static_cast<unsigned char>(rng());
-}
-
-// Every 64-bit word of [p, p + size) gets tag ^ its index (times a constant).
-void fill(char* p, size_t size, uint64_t tag) {
-  for (size_t i = 0; i + 8 <= size; i += 8) {
-    uint64_t v = tag ^ (i * 0x9e3779b97f4a7c15ull);
-    memcpy(p + i, &v, 8);
-  }
-}
-
-// Offset of the first word that does not match fill(p, size, tag), or size.
-size_t verify(const char* p, size_t size, uint64_t tag) {
-  for (size_t i = 0; i + 8 <= size; i += 8) {
-    uint64_t v = tag ^ (i * 0x9e3779b97f4a7c15ull), got;
-    memcpy(&got, p + i, 8);
-    if (got != v) return i;
-  }
-  return size;
 }
 
 // Offset of the first byte of [p, p + n) that is not `c`, or n.
