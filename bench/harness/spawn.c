@@ -35,8 +35,10 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (pid == 0) {
-    if (argv[2][0] != 0) setenv("LD_PRELOAD", argv[2], 1);
-    else unsetenv("LD_PRELOAD");
+    if (argv[2][0] != 0)
+      setenv("LD_PRELOAD", argv[2], 1);
+    else
+      unsetenv("LD_PRELOAD");
     execvp(argv[3], argv + 3);
     perror("spawn: exec");
     _exit(127);

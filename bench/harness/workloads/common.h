@@ -28,13 +28,13 @@
 
 static const char* g_prog = "workload";
 
-#define FAIL(...)                                  \
-  do {                                             \
-    fprintf(stderr, "FAIL %s: ", g_prog);          \
-    fprintf(stderr, __VA_ARGS__);                  \
-    fputc('\n', stderr);                           \
-    fflush(stdout);                                \
-    exit(3);                                       \
+#define FAIL(...)                         \
+  do {                                    \
+    fprintf(stderr, "FAIL %s: ", g_prog); \
+    fprintf(stderr, __VA_ARGS__);         \
+    fputc('\n', stderr);                  \
+    fflush(stdout);                       \
+    exit(3);                              \
   } while (0)
 
 /* argv[1] is "quick" or "full"; returns 1 for full. */
@@ -77,7 +77,7 @@ static inline double now_s(void) {
 /* The tag stored at byte offset `off` of a block whose seed is `seed`. */
 static inline uint64_t tag_at(uint64_t seed, size_t off) {
   uint64_t z = seed ^ ((uint64_t)off * 0x9E3779B97F4A7C15ull);
-  return z ^ (z >> 29) ^ 1;  /* never 0 for a nonzero-looking pattern */
+  return z ^ (z >> 29) ^ 1; /* never 0 for a nonzero-looking pattern */
 }
 
 /* Writes one 8-byte tag per page of [from, to) (page offsets relative to the
@@ -89,7 +89,8 @@ static inline void tag_pages(char* p, size_t from, size_t to, uint64_t seed) {
     memcpy(p + off, &t, 8);
   }
 }
-static inline void check_pages(const char* p, size_t from, size_t to, uint64_t seed, const char* what) {
+static inline void check_pages(const char* p, size_t from, size_t to, uint64_t seed,
+                               const char* what) {
   for (size_t off = from; off + 8 <= to; off += PAGE) {
     uint64_t t;
     memcpy(&t, p + off, 8);
@@ -136,7 +137,8 @@ static void report_after_free(void) {
       if (n <= 0) continue;
       link[n] = 0;
       struct stat st;
-      if (strncmp(link, "/memfd:", 7) == 0 && stat(path, &st) == 0) memfd_kb += (long long)st.st_blocks / 2;
+      if (strncmp(link, "/memfd:", 7) == 0 && stat(path, &st) == 0)
+        memfd_kb += (long long)st.st_blocks / 2;
     }
     closedir(d);
   }

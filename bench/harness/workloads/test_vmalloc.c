@@ -20,7 +20,8 @@ static uint64_t g_rng = 0x7E57;
 
 static char* must(char* p, size_t n, size_t align) {
   if (p == NULL) FAIL("allocation of %zu (align %zu) failed", n, align);
-  if (align != 0 && ((uintptr_t)p & (align - 1)) != 0) FAIL("%p is not aligned to %zu", (void*)p, align);
+  if (align != 0 && ((uintptr_t)p & (align - 1)) != 0)
+    FAIL("%p is not aligned to %zu", (void*)p, align);
   return p;
 }
 static void touch(char* p, unsigned char v) {
@@ -112,8 +113,12 @@ int main(int argc, char** argv) {
   static const struct {
     const char* name;
     void (*fn)(void);
-  } tests[] = {{"fix_size", fix_size},       {"full_fit", full_fit},   {"long_busy_list", long_busy_list},
-               {"random_size", random_size}, {"fix_align", fix_align}, {"random_size_align", random_size_align}};
+  } tests[] = {{"fix_size", fix_size},
+               {"full_fit", full_fit},
+               {"long_busy_list", long_busy_list},
+               {"random_size", random_size},
+               {"fix_align", fix_align},
+               {"random_size_align", random_size_align}};
   double total = 0;
   for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
     double t0 = now_s();

@@ -72,15 +72,19 @@ static void* worker(void* arg) {
     struct block nb = {p, n, rng_next(&rng)};
     tag_pages(p, 0, n, nb.seed);
     while (!push(next, nb)) {
-      if (pop(own, 0, &b)) release(b);
-      else sched_yield();
+      if (pop(own, 0, &b))
+        release(b);
+      else
+        sched_yield();
     }
     if (pop(own, KEEP, &b)) release(b);
   }
   const long total = (long)g_threads * g_per_thread;
   while (atomic_load(&g_freed) < total) {
-    if (pop(own, 0, &b)) release(b);
-    else sched_yield();
+    if (pop(own, 0, &b))
+      release(b);
+    else
+      sched_yield();
   }
   return NULL;
 }
