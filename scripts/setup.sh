@@ -4,7 +4,7 @@
 set -euo pipefail
 
 pkgs=(
-  cmake ninja-build g++ clang clang-format pkg-config binutils
+  cmake ninja-build g++ clang libclang-rt-14-dev clang-format pkg-config binutils
   liburing-dev libgtest-dev googletest libbenchmark-dev
   libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
   zstd xz-utils sqlite3 python3
