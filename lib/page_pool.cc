@@ -249,12 +249,13 @@ int PagePool::commit(page_run run) {
   return pal::file_alloc(fd_, run.off, run.len) == 0 ? UVM_OK : UVM_ENOMEM;
 }
 
-void PagePool::prefault(page_run run) {
-  if (run.len == 0 || !async_.enabled()) return;
+size_t PagePool::prefault(page_run run) {
+  if (run.len == 0 || !async_.enabled()) return 0;
   std::lock_guard<std::mutex> g(lock_);
   reap_locked(false);
   // Best effort: a full ring just means the pages fault in on touch.
-  for (size_t done = 0; done < run.len;) {
+  size_t done = 0;
+  while (done < run.len) {
     size_t len = std::min(run.len - done, kPrefaultChunk);
     if (!async_.queue(fd_, pal::file_op::alloc, run.off + done, len,
                       make_tag(job::prefault, run.off + done, len)))
@@ -263,6 +264,7 @@ void PagePool::prefault(page_run run) {
     pending_submit_ = true;
   }
   submit_locked();
+  return done;
 }
 
 void PagePool::free(page_run run) {

@@ -77,7 +77,8 @@ class PagePool {
   int commit(page_run run);
   // Allocate the pages of a run the caller owns ahead of its use, through
   // io_uring (nothing without it: done here it would cost what it saves).
-  void prefault(page_run run);
+  // Returns the bytes queued (from the start of the run).
+  size_t prefault(page_run run);
   // Release every warm page now (and wait for punches in flight).
   void release_all();
   // Reap finished io_uring work and run decay; cheap when there is nothing.

@@ -144,7 +144,7 @@ void Vmalloc::release(vm_struct* vm) {
     gen_put(vm->gen);
   } else {
     for (unsigned i = 0; i < vm->nr_runs; ++i) pool_.free(vm->runs[i]);
-    pool_.free_cold(vm->spare);
+    release_spare(vm);
   }
   space_.free_area(vm->va);
   vm_struct_cache().free(vm);

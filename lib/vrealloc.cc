@@ -41,13 +41,22 @@ int Vmalloc::map_range(const vm_struct* vm, uintptr_t base, size_t from, size_t 
   return 0;
 }
 
+// Give the spare back: the part queued for prefault holds pages now, so it
+// goes back warm (to be reused or punched), the rest as the holes it is.
+void Vmalloc::release_spare(vm_struct* vm) {
+  size_t queued = std::min(vm->spare_queued, vm->spare.len);
+  if (queued != 0) pool_.free({vm->spare.off, queued});
+  if (vm->spare.len > queued) pool_.free_cold({vm->spare.off + queued, vm->spare.len - queued});
+  vm->spare = {};
+  vm->spare_queued = 0;
+}
+
 // Queue the allocation of the next `len` bytes of spare on io_uring, so the
 // next growth finds its pages made while the caller was filling this one.
 void Vmalloc::prefault_ahead(vm_struct* vm, size_t len) {
   size_t want = std::min(vm->spare.len, len);
   if (want <= vm->spare_queued) return;
-  pool_.prefault({vm->spare.off + vm->spare_queued, want - vm->spare_queued});
-  vm->spare_queued = want;
+  vm->spare_queued += pool_.prefault({vm->spare.off + vm->spare_queued, want - vm->spare_queued});
 }
 
 // Append `extra` bytes of committed pages to the vm's runs: from the spare
@@ -68,9 +77,7 @@ int Vmalloc::add_pages(vm_struct* vm, size_t extra) {
   } else {
     // Give the spare back so the pool can hand it out again as part of a
     // larger extension.
-    pool_.free_cold(vm->spare);
-    vm->spare = {};
-    vm->spare_queued = 0;
+    release_spare(vm);
     size_t end = last.off + last.len;
     size_t spare = std::min(std::max(vm->size + extra, extra), kMaxSpare);
     if (pool_.alloc_at(end, extra + spare, &warm, true) == UVM_OK) {
@@ -113,9 +120,7 @@ void Vmalloc::drop_pages(vm_struct* vm, size_t keep) {
     vm->spare = {};
     return;
   }
-  pool_.free_cold(vm->spare);
-  vm->spare = {};
-  vm->spare_queued = 0;
+  release_spare(vm);
   size_t pos = 0;
   unsigned n = 0;
   for (; n < vm->nr_runs && pos < keep; ++n) {

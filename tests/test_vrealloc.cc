@@ -494,7 +494,8 @@ TEST_P(VreallocTest, GrowsByDoublingTo512MiB) {
 // growth needs a new run. Once kMaxRuns are used up, growths copy.
 TEST_P(VreallocTest, GrowthBeyondMaxRunsCopies) {
   vm_config c = config();
-  c.pool.refill = 0;  // the freed page is the only warm one
+  c.pool.refill = 0;     // the freed page is the only warm one
+  c.pool.uring = false;  // prefaulted spares would come back warm and feed the blockers
   c.lazy_max = 0;
   start(c);
   Rng rng{5};
