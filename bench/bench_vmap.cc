@@ -15,21 +15,15 @@
 #include "uvmalloc/uvmalloc.h"
 #include "vmap.h"
 
+#include "test_util.h"
+
 namespace uvm {
 namespace {
 
 constexpr size_t P = pal::kPageSize;
 
-// splitmix64: cheap enough not to show in the timed loop.
-struct Rng {
-  uint64_t s;
-  uint64_t operator()() {
-    uint64_t z = (s += 0x9e3779b97f4a7c15);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111eb;
-    return z ^ (z >> 31);
-  }
-};
+// splitmix64 (tests/test_util.h): cheap enough not to show in the timed loop.
+using uvm::test::Rng;
 
 uintptr_t take(VmSpace& vs, size_t size, size_t align) {
   vmap_area* va;
