@@ -291,13 +291,15 @@ int uvm_stats(struct uvm_stats* out) {
   out->allocs = s.allocs;
   out->frees = s.frees;
   out->reused = s.reused;
+  out->trimmed = s.trimmed;
   out->warm_hits = p.warm_hits;
   out->cold_allocs = p.cold_allocs;
   out->purges = s.purges;
   out->purged_areas = s.purged_areas;
-  // A reuse skips the mmap of the pages and the mmap of PROT_NONE back; a
-  // purge call that covers k areas saves k - 1 calls.
-  out->syscalls_saved = 2 * s.reused + (s.purged_areas - s.purge_calls);
+  // A reuse skips the mmap of the pages and the mmap of PROT_NONE back (a
+  // trimmed one makes one call for its tail); a purge call that covers k
+  // areas saves k - 1 calls.
+  out->syscalls_saved = 2 * s.reused - s.trimmed + (s.purged_areas - s.purge_calls);
   out->vma_refusals = s.vma_refusals;
   out->grown_in_place = s.grown_in_place;
   out->moved = s.moved;
@@ -318,12 +320,12 @@ void uvm_stats_print(FILE* out) {
           "  released      %12.1f MiB (refilled ahead: %.1f MiB, io_uring: %s)\n"
           "  areas         %12zu (allocs %zu, frees %zu)\n"
           "  vmas          %12zu of %zu (refusals %zu)\n"
-          "  reused        %12zu (warm %zu, cold %zu)\n"
+          "  reused        %12zu (trimmed %zu; new: warm %zu, cold %zu)\n"
           "  purges        %12zu (%zu areas)\n"
           "  syscalls saved%12zu\n",
           mib(s.reserved), mib(s.mapped), mib(s.lazy), mib(s.committed), mib(s.in_use),
           mib(s.pooled), mib(s.released), mib(s.refilled), s.async ? "yes" : "no", s.areas,
-          s.allocs, s.frees, s.vmas, s.vma_limit, s.vma_refusals, s.reused, s.warm_hits,
+          s.allocs, s.frees, s.vmas, s.vma_limit, s.vma_refusals, s.reused, s.trimmed, s.warm_hits,
           s.cold_allocs, s.purges, s.purged_areas, s.syscalls_saved);
 }
 

@@ -27,12 +27,13 @@ vm_struct* by_addr(rb_node* n) {
   return rb_entry(n, vm_struct, lazy_addr);
 }
 
-size_t guard_of(const vm_struct* vm) {
-  return vm->va->size() - vm->size;
+unsigned guard_flag(const vm_struct* vm) {
+  return vm->flags & VM_GUARD;
 }
 
+// The lazy tree's order: size, then guard, then address (lowest first).
 auto size_key(const vm_struct* vm) {
-  return std::make_tuple(vm->size, guard_of(vm), vm->addr);
+  return std::make_tuple(vm->size, guard_flag(vm), vm->addr);
 }
 
 bool is_pow2(size_t x) {
@@ -82,33 +83,43 @@ void Vmalloc::configure(const vm_config& cfg) {
   if (over) purge();
 }
 
-// A lazily freed area of exactly this size and guard whose address suits
-// `align`; the lowest such address, so reuse stays compact.
-vm_struct* Vmalloc::lazy_take(size_t size, size_t guard, size_t align) {
+// The smallest lazily freed area of at least `size` bytes (at most twice
+// that), with this guard, whose address suits `align`; the lowest such
+// address among equals, so reuse stays compact.
+vm_struct* Vmalloc::lazy_take(size_t size, unsigned guard, size_t align) {
+  // Candidates looked at before giving up: the tree may hold many areas of
+  // the wrong alignment or from before a fork, and this runs on every alloc.
+  constexpr int kMaxProbes = 16;
   std::lock_guard<std::mutex> g(lazy_lock_);
   rb_node* n = lazy_by_size_.node;
   rb_node* found = nullptr;
-  while (n != nullptr) {  // lower bound of (size, guard, 0)
-    vm_struct* vm = by_size(n);
-    if (std::make_tuple(vm->size, guard_of(vm)) >= std::make_tuple(size, guard)) {
+  while (n != nullptr) {  // lower bound of (size, 0, 0)
+    if (by_size(n)->size >= size) {
       found = n;
       n = n->left;
     } else {
       n = n->right;
     }
   }
-  for (; found != nullptr; found = rb_next(found)) {
+  size_t limit = cfg_.efence ? size : 2 * size;  // efence places by the exact size
+  for (int probes = 0; found != nullptr && probes < kMaxProbes; found = rb_next(found), ++probes) {
     vm_struct* vm = by_size(found);
-    if (vm->size != size || guard_of(vm) != guard) return nullptr;
+    if (vm->size > limit) return nullptr;
     // A block from before a fork pins its whole old pool file: let it go.
-    if (vm->addr % align != 0 || !current(vm->gen)) continue;
-    rb_erase(&vm->lazy_size, &lazy_by_size_);
-    rb_erase(&vm->lazy_addr, &lazy_by_addr_);
-    lazy_bytes_ -= vm->size;
-    --lazy_areas_;
+    if (guard_flag(vm) != guard || vm->addr % align != 0 || !current(vm->gen)) continue;
+    lazy_unlink_locked(vm);
     return vm;
   }
   return nullptr;
+}
+
+void Vmalloc::lazy_unlink_locked(vm_struct* vm) {
+  rb_erase(&vm->lazy_size, &lazy_by_size_);
+  rb_erase(&vm->lazy_addr, &lazy_by_addr_);
+  (vm->lru_prev != nullptr ? vm->lru_prev->lru_next : lru_head_) = vm->lru_next;
+  (vm->lru_next != nullptr ? vm->lru_next->lru_prev : lru_tail_) = vm->lru_prev;
+  lazy_bytes_ -= vm->size;
+  --lazy_areas_;
 }
 
 void Vmalloc::lazy_add(vm_struct* vm) {
@@ -129,11 +140,15 @@ void Vmalloc::lazy_add(vm_struct* vm) {
   }
   rb_link_node(&vm->lazy_addr, parent, link);
   rb_insert_color(&vm->lazy_addr, &lazy_by_addr_);
+  vm->lru_next = nullptr;
+  vm->lru_prev = lru_tail_;
+  (lru_tail_ != nullptr ? lru_tail_->lru_next : lru_head_) = vm;
+  lru_tail_ = vm;
   lazy_bytes_ += vm->size;
   ++lazy_areas_;
   bool over = lazy_bytes_ > cfg_.lazy_max;
   g.unlock();
-  if (over) purge();
+  if (over) purge_oldest();
 }
 
 // Return an unmapped area's pages, range and record.
@@ -162,9 +177,41 @@ void Vmalloc::purge() {
     }
     *tail = nullptr;
     lazy_by_size_.node = lazy_by_addr_.node = nullptr;
+    lru_head_ = lru_tail_ = nullptr;
     lazy_bytes_ = 0;
     lazy_areas_ = 0;
   }
+  purge_chain(head);
+}
+
+void Vmalloc::purge_oldest() {
+  rb_root victims;  // by address, through their lazy_addr nodes
+  {
+    std::lock_guard<std::mutex> g(lazy_lock_);
+    while (lazy_bytes_ > cfg_.lazy_max / 2 && lru_head_ != nullptr) {
+      vm_struct* vm = lru_head_;
+      lazy_unlink_locked(vm);
+      rb_node** link = &victims.node;
+      rb_node* parent = nullptr;
+      while (*link != nullptr) {
+        parent = *link;
+        link = vm->addr < by_addr(parent)->addr ? &parent->left : &parent->right;
+      }
+      rb_link_node(&vm->lazy_addr, parent, link);
+      rb_insert_color(&vm->lazy_addr, &victims);
+    }
+  }
+  vm_struct* head = nullptr;
+  vm_struct** tail = &head;
+  for (rb_node* n = rb_first(&victims); n != nullptr; n = rb_next(n)) {
+    *tail = by_addr(n);
+    tail = &(*tail)->purge_next;
+  }
+  *tail = nullptr;
+  purge_chain(head);
+}
+
+void Vmalloc::purge_chain(vm_struct* head) {
   if (head == nullptr) return;
   size_t areas = 0, calls = 0;
   // One mmap covers each run of adjacent areas (their guard pages included).
@@ -219,15 +266,18 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
   size_t user_align = align;  // kept for moves and efence placement
   if (align < P) align = P;
 
-  // Same-size reuse: still mapped, no syscall.
-  if (vm_struct* vm = lazy_take(mapped, guard, align)) {
+  // Reuse a lazy area: still mapped, no syscall unless its tail must go.
+  if (vm_struct* vm = lazy_take(mapped, guard != 0 ? VM_GUARD : 0u, align)) {
+    if (vm->size - mapped > mapped / 8) {
+      if (shrink(vm, mapped) == UVM_OK) ++trimmed_;
+    }
     vm->requested = size;
     vm->offset = offset;
     vm->align = user_align;
     vm->caller = caller;
     vm->va->vm = vm;
     space_.relink_busy(vm->va);
-    if (flags & VM_ZERO) memset(reinterpret_cast<void*>(vm->addr), 0, mapped);
+    if (flags & VM_ZERO) memset(reinterpret_cast<void*>(vm->addr), 0, vm->size);
     ++reused_;
     ++allocs_;
     *status = UVM_OK;
@@ -384,6 +434,7 @@ vm_stats Vmalloc::stats() const {
   s.allocs = allocs_;
   s.frees = frees_;
   s.reused = reused_;
+  s.trimmed = trimmed_;
   s.purges = purges_;
   s.purged_areas = purged_areas_;
   s.purge_calls = purge_calls_;
@@ -451,6 +502,14 @@ std::string Vmalloc::check() const {
     if (space_.find(vm->addr) != nullptr) return "a lazy area is still busy";
   }
   if (bytes != lazy_bytes_ || n != lazy_areas_) return "lazy counters are wrong";
+  size_t in_lru = 0;
+  for (const vm_struct* vm = lru_head_; vm != nullptr; vm = vm->lru_next, ++in_lru) {
+    if ((vm->lru_prev == nullptr ? lru_head_ : vm->lru_prev->lru_next) != vm ||
+        (vm->lru_next == nullptr ? lru_tail_ : vm->lru_next->lru_prev) != vm)
+      return "the lazy free-order list is broken";
+    if (in_lru > n) break;
+  }
+  if (in_lru != n) return "the lazy free-order list does not hold every lazy area";
   return {};
 }
 

@@ -261,7 +261,7 @@ TEST_P(VmallocTest, SameSizeReuseWhenLazy) {
   } else {
     EXPECT_EQ(after.reused, before.reused);
   }
-  // A different size is never served by a lazy area of another size.
+  // A larger size is never served by a smaller lazy area.
   ASSERT_EQ(vm->free(b), UVM_OK);
   size_t reused = vm->stats().reused;
   char* c = alloc(8 * P);
@@ -443,6 +443,134 @@ TEST_P(VmallocTest, PurgeCoalescesAdjacentAreas) {
   EXPECT_EQ(s.purged_areas, lazy() ? 8u : 0u);  // eager frees unmap one by one
   EXPECT_EQ(s.purge_calls, lazy() ? 1u : 0u);
   EXPECT_EQ(s.mapped, 0u);
+}
+
+// A lazy area serves a smaller request: as it is when at most an eighth too
+// large, after unmapping its tail when larger, never when over twice the size.
+TEST_P(VmallocTest, ReuseTakesTheSmallestLazyAreaThatFits) {
+  if (!lazy()) GTEST_SKIP() << "nothing waits lazily";
+  start();
+  char* a = alloc(64 * P);
+  char* b = alloc(80 * P);
+  fill(a, 64 * P, 1);
+  fill(b, 80 * P, 2);
+  ASSERT_EQ(vm->free(b), UVM_OK);
+  ASSERT_EQ(vm->free(a), UVM_OK);
+  vm_stats s0 = vm->stats();
+  char* c = alloc(60 * P - 5);  // a is the smallest fit, 4 pages over
+  ASSERT_EQ(c, a);
+  vm_struct info{};
+  ASSERT_EQ(vm->find(c, &info), UVM_OK);
+  EXPECT_EQ(info.size, 64 * P);  // kept whole: the slack is usable
+  EXPECT_EQ(info.requested, 60 * P - 5);
+  EXPECT_EQ(verify(c, 64 * P, 1), 64 * P);  // not zeroed: malloc semantics
+  vm_stats s1 = vm->stats();
+  EXPECT_EQ(s1.reused, s0.reused + 1);
+  EXPECT_EQ(s1.trimmed, s0.trimmed);
+  EXPECT_EQ(s1.mapped, s0.mapped);
+
+  char* d = alloc(41 * P, 1, VM_ZERO);  // b, trimmed from 80 to 41 pages
+  ASSERT_EQ(d, b);
+  ASSERT_EQ(vm->find(d, &info), UVM_OK);
+  EXPECT_EQ(info.size, 41 * P);
+  EXPECT_TRUE(all_zero(d, 41 * P));
+  vm_stats s2 = vm->stats();
+  EXPECT_EQ(s2.trimmed, s1.trimmed + 1);
+  EXPECT_EQ(s2.mapped, s1.mapped - 39 * P);
+  EXPECT_DEATH(poke(d + 41 * P), "");  // the old tail is unmapped
+  ASSERT_EQ(vm->free(c), UVM_OK);
+  ASSERT_EQ(vm->free(d), UVM_OK);
+
+  // 41 and 64 pages wait; 20 pages is under half of either: a new area.
+  char* e = alloc(20 * P);
+  EXPECT_NE(e, c);
+  EXPECT_NE(e, d);
+  EXPECT_EQ(vm->stats().reused, s2.reused);
+  ASSERT_EQ(vm->free(e), UVM_OK);
+}
+
+// Exceeding lazy_max purges the areas freed first and keeps the newest half.
+TEST_P(VmallocTest, LazyPurgeTakesTheOldestFirst) {
+  if (!lazy()) GTEST_SKIP() << "nothing waits lazily";
+  vm_config c = config();
+  c.lazy_max = 40 * P;
+  start(c);
+  std::vector<char*> v;
+  for (int i = 0; i < 5; ++i) v.push_back(alloc(10 * P));
+  for (int i : {3, 0, 4, 1}) ASSERT_EQ(vm->free(v[i]), UVM_OK);  // exactly lazy_max
+  EXPECT_EQ(vm->stats().purges, 0u);
+  ASSERT_EQ(vm->free(v[2]), UVM_OK);  // over: 3 and 0 and 4 go, 1 and 2 stay
+  vm_stats s = vm->stats();
+  EXPECT_EQ(s.purges, 1u);
+  EXPECT_EQ(s.purged_areas, 3u);
+  EXPECT_EQ(s.purge_calls, 2u);  // 3 and 4 are adjacent; 0 on its own
+  EXPECT_EQ(s.lazy, 20 * P);
+  // The two kept are reused, without a syscall, at their addresses.
+  char* x = alloc(10 * P);
+  char* y = alloc(10 * P);
+  EXPECT_EQ(std::min(x, y), v[1]);
+  EXPECT_EQ(std::max(x, y), v[2]);
+  EXPECT_EQ(vm->stats().reused, 2u);
+  ASSERT_EQ(vm->free(x), UVM_OK);
+  ASSERT_EQ(vm->free(y), UVM_OK);
+}
+
+// Random sizes, alignments, zeroing, frees, purges and a small lazy_max:
+// after every step the invariants hold, every live block keeps its data,
+// no two live blocks overlap, and zeroed blocks read as zeros.
+TEST_P(VmallocTest, RandomReuseKeepsBlocksApart) {
+  vm_config c = config();
+  if (lazy()) c.lazy_max = 256 * P;
+  start(c);
+  test::Rng rng{GetParam() == Param{true, true} ? 7u : 11u};
+  struct Block {
+    size_t size;
+    uint64_t tag;
+  };
+  std::map<char*, Block> live;  // the model: what must be where
+  uint64_t tag = 1;
+  for (int step = 0; step < 3000; ++step) {
+    unsigned op = rng.below(10);
+    if (op < 5 || live.empty()) {
+      size_t size = 1 + rng.below(rng.below(4) == 0 ? 96 * P : 12 * P);
+      size_t align = size_t{1} << rng.below(rng.below(8) == 0 ? 17 : 13);
+      unsigned flags = rng.below(4) == 0 ? unsigned{VM_ZERO} : 0u;
+      char* p = alloc(size, align, flags);
+      ASSERT_NE(p, nullptr);
+      ASSERT_EQ(reinterpret_cast<uintptr_t>(p) % align, 0u);
+      if (flags & VM_ZERO) {
+        ASSERT_TRUE(all_zero(p, size)) << "step " << step;
+      }
+      auto next = live.lower_bound(p);
+      if (next != live.end()) {
+        ASSERT_LE(p + size, next->first) << "step " << step;
+      }
+      if (next != live.begin()) {
+        auto prev = std::prev(next);
+        ASSERT_LE(prev->first + prev->second.size, p) << "step " << step;
+      }
+      fill(p, size, tag << 32);
+      live[p] = {size, tag++ << 32};
+    } else if (op < 9) {
+      auto it = live.begin();
+      std::advance(it, rng.below(live.size()));
+      ASSERT_EQ(verify(it->first, it->second.size, it->second.tag), it->second.size)
+          << "step " << step;
+      ASSERT_EQ(vm->free(it->first), UVM_OK);
+      live.erase(it);
+    } else if (rng.below(8) == 0) {
+      vm->purge();
+    }
+    ASSERT_EQ(vm->check(), "") << "step " << step;
+  }
+  for (auto& [p, b] : live) {
+    ASSERT_EQ(verify(p, b.size, b.tag), b.size);
+    ASSERT_EQ(vm->free(p), UVM_OK);
+  }
+  if (lazy()) {
+    EXPECT_GT(vm->stats().reused, 100u);
+    EXPECT_GT(vm->stats().trimmed, 0u);
+  }
 }
 
 // Exceeding lazy_max purges by itself.

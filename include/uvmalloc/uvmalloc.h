@@ -160,6 +160,7 @@ struct uvm_stats {
   size_t vma_limit; /* VMAs uvmalloc allows itself */
   size_t allocs, frees;
   size_t reused;         /* allocations served by a lazily freed area */
+  size_t trimmed;        /* of those, areas whose tail was unmapped first */
   size_t warm_hits;      /* allocations mapped onto existing pages */
   size_t cold_allocs;    /* allocations mapped onto holes */
   size_t purges;         /* lazy purge batches */
