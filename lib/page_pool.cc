@@ -12,10 +12,12 @@ namespace uvm {
 namespace {
 
 constexpr size_t P = pal::kPageSize;
-constexpr size_t kRefillChunk = size_t{16} << 20;
+// Small, like the prefault chunk: a caller's own fallocate waits for the
+// chunk in progress.
+constexpr size_t kRefillChunk = size_t{2} << 20;
 // Small enough that a caller catching up waits on little: fallocate holds the
 // inode lock for its whole range.
-constexpr size_t kPrefaultChunk = size_t{4} << 20;
+constexpr size_t kPrefaultChunk = size_t{2} << 20;
 constexpr size_t kGrowStep = size_t{1} << 30;  // file size grows in sparse 1 GiB steps
 
 // What an io_uring operation is for, and its run in pages (31 bits each).
@@ -140,6 +142,7 @@ void PagePool::decay_locked(uint64_t now) {
   for (vmap_area* va = warm_.first(); va != nullptr;) {
     vmap_area* next = va->next;
     if (now - va->stamp >= cfg_.decay_ms) {
+      refill_want_ = 0;  // pages made ahead went unused: demand is gone
       size_t off = va->va_start, len = va->size();
       warm_.erase(va);
       vmap_area_cache().free(va);
@@ -162,10 +165,13 @@ void PagePool::trim_locked() {
 }
 
 // Allocate pages ahead of demand off the caller's path (io_uring only: done
-// synchronously it would cost the caller exactly what it saves).
+// synchronously it would cost the caller exactly what it saves). Demand is
+// what allocations had to take as holes: twice the last such request, up to
+// `refill`, so a program that only recycles its pages never pays for
+// zeroing pages on the other core.
 void PagePool::refill_locked() {
-  if (!async_.enabled() || cfg_.refill == 0 || refill_paused_) return;
-  size_t target = std::min(cfg_.refill, cfg_.pool_max);
+  if (!async_.enabled() || refill_want_ == 0 || refill_paused_) return;
+  size_t target = std::min({refill_want_, cfg_.refill, cfg_.pool_max});
   while (warm_.bytes() + st_.in_flight < target) {
     size_t len = std::min(kRefillChunk, target - warm_.bytes() - st_.in_flight);
     len = (len + P - 1) / P * P;
@@ -191,6 +197,7 @@ int PagePool::alloc(size_t len, page_run* out, bool* warm) {
   } else if (take_cold_locked(len, &off) == UVM_OK) {
     *warm = false;
     ++st_.cold_allocs;
+    refill_want_ = std::max(refill_want_, 2 * len);
   } else {
     return UVM_ENOMEM;
   }
@@ -245,7 +252,7 @@ void PagePool::free_cold(page_run run) {
 }
 
 int PagePool::commit(page_run run) {
-  if (run.len == 0 || !pal::file_has_hole(fd_, run.off, run.len)) return UVM_OK;
+  if (run.len == 0) return UVM_OK;
   return pal::file_alloc(fd_, run.off, run.len) == 0 ? UVM_OK : UVM_ENOMEM;
 }
 

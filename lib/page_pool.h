@@ -31,7 +31,7 @@ struct page_run {
 struct pool_config {
   size_t pool_max = size_t{256} << 20;  // warm free bytes kept
   uint64_t decay_ms = 1000;             // warm pages older than this are released
-  size_t refill = size_t{64} << 20;     // warm bytes kept ready ahead of demand
+  size_t refill = size_t{64} << 20;     // most warm bytes kept ready ahead of demand
   bool uring = true;                    // use io_uring for release and refill
 };
 
@@ -71,9 +71,9 @@ class PagePool {
   void free(page_run run);
   // Give back offsets that were never mapped: they are still holes.
   void free_cold(page_run run);
-  // Allocate the pages of a run the caller owns now, unless they all exist
-  // (e.g. prefault() got there first): fallocate costs a third of faulting
-  // holes in one by one. UVM_OK or UVM_ENOMEM (no room in the filesystem).
+  // Allocate the pages of a run the caller owns now (holes: fallocate costs
+  // a third of faulting them in one by one). Pages that exist cost a lookup
+  // each. UVM_OK or UVM_ENOMEM (no room in the filesystem).
   int commit(page_run run);
   // Allocate the pages of a run the caller owns ahead of its use, through
   // io_uring (nothing without it: done here it would cost what it saves).
@@ -120,6 +120,7 @@ class PagePool {
   pal::AsyncFile async_;
   bool pending_submit_ = false;
   bool refill_paused_ = false;  // a refill failed; resume after a release
+  size_t refill_want_ = 0;      // warm bytes to keep ready (refill_locked)
   uint64_t last_decay_ = 0;
   pool_stats st_{};
 };

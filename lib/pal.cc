@@ -110,11 +110,6 @@ int file_punch(int fd, size_t off, size_t len) {
   return fallocate(fd, mode, static_cast<off_t>(off), static_cast<off_t>(len)) == 0 ? 0 : -errno;
 }
 
-bool file_has_hole(int fd, size_t off, size_t len) {
-  off_t hole = lseek(fd, static_cast<off_t>(off), SEEK_HOLE);
-  return hole < 0 || static_cast<size_t>(hole) < off + len;
-}
-
 size_t file_allocated(int fd) {
   struct stat st;
   return fstat(fd, &st) == 0 ? static_cast<size_t>(st.st_blocks) * 512 : 0;

@@ -38,8 +38,6 @@ int file_alloc(int fd, size_t off, size_t len);
 // Free the pages of [off, off + len) (PUNCH_HOLE|KEEP_SIZE): the only way to
 // hand memfd memory back; MADV_DONTNEED only drops the mapping.
 int file_punch(int fd, size_t off, size_t len);
-// True when [off, off + len) has a hole (lseek SEEK_HOLE; true on error).
-bool file_has_hole(int fd, size_t off, size_t len);
 // Bytes the file really holds (st_blocks).
 size_t file_allocated(int fd);
 

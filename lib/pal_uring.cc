@@ -20,6 +20,13 @@ int AsyncFile::init(unsigned entries) {
   }
   int rc = io_uring_queue_init(entries, &ring_, 0);
   enabled_ = rc == 0;
+  if (enabled_) {
+    // One worker: fallocates on one file serialise on its inode lock anyway,
+    // and a second worker would spin on that lock, taking a core from the
+    // program (this machine has two).
+    unsigned workers[2] = {1, 1};
+    io_uring_register_iowq_max_workers(&ring_, workers);
+  }
   return rc;
 }
 

@@ -68,11 +68,13 @@ int Vmalloc::add_pages(vm_struct* vm, size_t extra) {
   page_run& last = vm->runs[vm->nr_runs - 1];
   page_run added;
   bool warm = false;
+  size_t queued = 0;  // bytes at the start of `added` that io_uring allocates
   if (vm->spare.len >= extra) {
     added = {vm->spare.off, extra};
+    queued = std::min(vm->spare_queued, extra);
     vm->spare.off += extra;
     vm->spare.len -= extra;
-    vm->spare_queued = vm->spare_queued > extra ? vm->spare_queued - extra : 0;
+    vm->spare_queued -= queued;
     last.len += extra;
   } else {
     // Give the spare back so the pool can hand it out again as part of a
@@ -99,7 +101,9 @@ int Vmalloc::add_pages(vm_struct* vm, size_t extra) {
       vmas_ += 1;
     }
   }
-  if (!warm && pool_.commit(added) != UVM_OK) {
+  // Pages queued for prefault are left to it (or to the populate of their
+  // mapping): a second fallocate would wait on the inode lock it holds.
+  if (!warm && pool_.commit({added.off + queued, added.len - queued}) != UVM_OK) {
     drop_pages(vm, vm->size);
     return UVM_ENOMEM;
   }

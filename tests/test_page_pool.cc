@@ -337,21 +337,29 @@ TEST_P(PagePoolTest, NoDecayBeforeDecayMs) {
   EXPECT_GE(pool.file_allocated(), MiB);
 }
 
+// Refill follows demand: an allocation that had to take holes makes twice
+// its size ready (up to `refill`), so the next one finds pages.
 TEST_P(PagePoolTest, RefillMakesLaterAllocationsWarm) {
   cfg.refill = 4 * MiB;
   start();
   bool warm = true;
-  page_run first = alloc(P, &warm);
+  page_run first = alloc(MiB, &warm);
   EXPECT_FALSE(warm);
   ASSERT_TRUE(settle());
   pool_stats s = pool.stats();
   if (s.async) {
-    EXPECT_EQ(s.refilled, 4 * MiB);
-    EXPECT_EQ(s.pooled, 4 * MiB);
-    EXPECT_GE(pool.file_allocated(), 4 * MiB);
+    EXPECT_EQ(s.refilled, 2 * MiB);
+    EXPECT_EQ(s.pooled, 2 * MiB);
+    EXPECT_GE(pool.file_allocated(), 2 * MiB);
     page_run second = alloc(2 * MiB, &warm);
     EXPECT_TRUE(warm);
     EXPECT_EQ(pool.stats().warm_hits, 1u);
+    // A larger cold request raises the demand to the cap.
+    page_run third = alloc(3 * MiB, &warm);
+    EXPECT_FALSE(warm);
+    ASSERT_TRUE(settle());
+    EXPECT_EQ(pool.stats().pooled, 4 * MiB);
+    pool.free(third);
     // Pre-allocated pages were never written: they read as zeros.
     RunMap m(pool.fd(), second);
     ASSERT_NE(m.data(), nullptr);
@@ -377,7 +385,7 @@ TEST_P(PagePoolTest, RefillIsCappedByPoolMax) {
   cfg.refill = 8 * MiB;
   cfg.pool_max = 2 * MiB;
   start();
-  page_run a = alloc(P);
+  page_run a = alloc(8 * MiB);
   ASSERT_TRUE(settle());
   pool_stats s = pool.stats();
   EXPECT_LE(s.pooled, 2 * MiB);
