@@ -48,8 +48,7 @@ void Vmalloc::fork_prepare() {
   });
   space_.unlock_all();
   std::lock_guard<std::mutex> g(lazy_lock_);
-  for (rb_node* n = rb_first(&lazy_by_addr_); n != nullptr; n = rb_next(n))
-    remap_private(rb_entry(n, vm_struct, lazy_addr));
+  for (const vm_struct* vm = lru_head_; vm != nullptr; vm = vm->lru_next) remap_private(vm);
 }
 
 void Vmalloc::fork_switch(bool child) {
@@ -74,8 +73,8 @@ void Vmalloc::fork_switch(bool child) {
   space_.unlock_all();
   {
     std::lock_guard<std::mutex> g(lazy_lock_);
-    for (rb_node* n = rb_first(&lazy_by_addr_); n != nullptr; n = rb_next(n))
-      if (current(rb_entry(n, vm_struct, lazy_addr)->gen)) ++refs;
+    for (const vm_struct* vm = lru_head_; vm != nullptr; vm = vm->lru_next)
+      if (current(vm->gen)) ++refs;
   }
   {
     std::lock_guard<std::mutex> g(gen_lock_);

@@ -115,7 +115,6 @@ vm_struct* Vmalloc::lazy_take(size_t size, unsigned guard, size_t align) {
 
 void Vmalloc::lazy_unlink_locked(vm_struct* vm) {
   rb_erase(&vm->lazy_size, &lazy_by_size_);
-  rb_erase(&vm->lazy_addr, &lazy_by_addr_);
   (vm->lru_prev != nullptr ? vm->lru_prev->lru_next : lru_head_) = vm->lru_next;
   (vm->lru_next != nullptr ? vm->lru_next->lru_prev : lru_tail_) = vm->lru_prev;
   lazy_bytes_ -= vm->size;
@@ -132,14 +131,6 @@ void Vmalloc::lazy_add(vm_struct* vm) {
   }
   rb_link_node(&vm->lazy_size, parent, link);
   rb_insert_color(&vm->lazy_size, &lazy_by_size_);
-  link = &lazy_by_addr_.node;
-  parent = nullptr;
-  while (*link != nullptr) {
-    parent = *link;
-    link = vm->addr < by_addr(parent)->addr ? &parent->left : &parent->right;
-  }
-  rb_link_node(&vm->lazy_addr, parent, link);
-  rb_insert_color(&vm->lazy_addr, &lazy_by_addr_);
   vm->lru_next = nullptr;
   vm->lru_prev = lru_tail_;
   (lru_tail_ != nullptr ? lru_tail_->lru_next : lru_head_) = vm;
@@ -166,44 +157,51 @@ void Vmalloc::release(vm_struct* vm) {
 }
 
 void Vmalloc::purge() {
-  // Detach every lazy area in address order, then unmap outside the lock.
-  vm_struct* head = nullptr;
-  vm_struct** tail = &head;
+  vm_struct* victims;
   {
     std::lock_guard<std::mutex> g(lazy_lock_);
-    for (rb_node* n = rb_first(&lazy_by_addr_); n != nullptr; n = rb_next(n)) {
-      *tail = by_addr(n);
-      tail = &(*tail)->purge_next;
-    }
-    *tail = nullptr;
-    lazy_by_size_.node = lazy_by_addr_.node = nullptr;
+    victims = lru_head_;
+    lazy_by_size_.node = nullptr;
     lru_head_ = lru_tail_ = nullptr;
     lazy_bytes_ = 0;
     lazy_areas_ = 0;
   }
-  purge_chain(head);
+  purge_list(victims);
 }
 
 void Vmalloc::purge_oldest() {
-  rb_root victims;  // by address, through their lazy_addr nodes
+  vm_struct* victims = nullptr;
   {
     std::lock_guard<std::mutex> g(lazy_lock_);
+    vm_struct** tail = &victims;
     while (lazy_bytes_ > cfg_.lazy_max / 2 && lru_head_ != nullptr) {
       vm_struct* vm = lru_head_;
       lazy_unlink_locked(vm);
-      rb_node** link = &victims.node;
-      rb_node* parent = nullptr;
-      while (*link != nullptr) {
-        parent = *link;
-        link = vm->addr < by_addr(parent)->addr ? &parent->left : &parent->right;
-      }
-      rb_link_node(&vm->lazy_addr, parent, link);
-      rb_insert_color(&vm->lazy_addr, &victims);
+      *tail = vm;
+      tail = &vm->lru_next;
     }
+    *tail = nullptr;
+  }
+  purge_list(victims);
+}
+
+// Sort detached lazy areas (linked by lru_next) by address, so adjacent ones
+// are unmapped together, and unmap them outside the lock.
+void Vmalloc::purge_list(vm_struct* victims) {
+  rb_root by_address;
+  for (vm_struct* vm = victims; vm != nullptr; vm = vm->lru_next) {
+    rb_node** link = &by_address.node;
+    rb_node* parent = nullptr;
+    while (*link != nullptr) {
+      parent = *link;
+      link = vm->addr < by_addr(parent)->addr ? &parent->left : &parent->right;
+    }
+    rb_link_node(&vm->lazy_addr, parent, link);
+    rb_insert_color(&vm->lazy_addr, &by_address);
   }
   vm_struct* head = nullptr;
   vm_struct** tail = &head;
-  for (rb_node* n = rb_first(&victims); n != nullptr; n = rb_next(n)) {
+  for (rb_node* n = rb_first(&by_address); n != nullptr; n = rb_next(n)) {
     *tail = by_addr(n);
     tail = &(*tail)->purge_next;
   }
@@ -480,8 +478,7 @@ void Vmalloc::info(FILE* out) const {
     for (int i = 0; i < n; ++i) print_area(out, batch[i], "vmalloc");
   } while (from != 0);
   std::lock_guard<std::mutex> g(lazy_lock_);
-  for (rb_node* n = rb_first(&lazy_by_addr_); n != nullptr; n = rb_next(n)) {
-    const vm_struct* vm = by_addr(n);
+  for (const vm_struct* vm = lru_head_; vm != nullptr; vm = vm->lru_next) {
     fprintf(out, "0x%016lx-0x%016lx %10zu unpurged vm_area\n", static_cast<unsigned long>(vm->addr),
             static_cast<unsigned long>(vm->va->va_end), vm->va->size());
   }
@@ -493,11 +490,10 @@ std::string Vmalloc::check() const {
   why = pool_.check();
   if (!why.empty()) return "pool: " + why;
   std::lock_guard<std::mutex> g(lazy_lock_);
-  if (rb_validate(&lazy_by_size_) < 0 || rb_validate(&lazy_by_addr_) < 0)
-    return "lazy trees are not valid red-black trees";
+  if (rb_validate(&lazy_by_size_) < 0) return "the lazy tree is not a valid red-black tree";
   size_t bytes = 0, n = 0;
-  for (rb_node* r = rb_first(&lazy_by_addr_); r != nullptr; r = rb_next(r), ++n) {
-    const vm_struct* vm = by_addr(r);
+  for (rb_node* r = rb_first(&lazy_by_size_); r != nullptr; r = rb_next(r), ++n) {
+    const vm_struct* vm = by_size(r);
     bytes += vm->size;
     if (space_.find(vm->addr) != nullptr) return "a lazy area is still busy";
   }

@@ -70,8 +70,9 @@ struct vm_struct {
   // The area: the mapped part, then an unmapped tail (the guard page, and
   // room to grow after a vrealloc moved it).
   vmap_area* va;
-  // While lazily freed: by (size, guard, addr) for reuse, by addr for purge,
-  // and in free order (oldest first) for the choice of what to purge.
+  // While lazily freed: by (size, guard, addr) for reuse, and in free order
+  // (oldest first) for the choice of what to purge; sorted by address
+  // through lazy_addr while being purged.
   rb_node lazy_size;
   rb_node lazy_addr;
   vm_struct* lru_prev;
@@ -161,6 +162,7 @@ class Vmalloc {
   void lazy_unlink_locked(vm_struct* vm);
   // Unmap the oldest lazy areas until at most half of `lazy_max` is left.
   void purge_oldest();
+  void purge_list(vm_struct* victims);
   // Unmap a chain of detached lazy areas in address order (purge_next).
   void purge_chain(vm_struct* head);
   void release(vm_struct* vm);
@@ -228,7 +230,6 @@ class Vmalloc {
 
   mutable std::mutex lazy_lock_;
   rb_root lazy_by_size_;
-  rb_root lazy_by_addr_;
   vm_struct* lru_head_ = nullptr;  // oldest lazy area
   vm_struct* lru_tail_ = nullptr;  // newest
   size_t lazy_bytes_ = 0;
