@@ -266,7 +266,7 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
 
   // Reuse a lazy area: still mapped, no syscall unless its tail must go.
   if (vm_struct* vm = lazy_take(mapped, guard != 0 ? VM_GUARD : 0u, align)) {
-    if (vm->size - mapped > mapped / 8) {
+    if (vm->size - mapped > mapped / 2) {
       if (shrink(vm, mapped) == UVM_OK) ++trimmed_;
     }
     vm->requested = size;
