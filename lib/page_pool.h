@@ -62,6 +62,12 @@ class PagePool {
   // One contiguous run of `len` bytes (page multiple). *warm tells whether its
   // pages already exist (otherwise they are holes that read as zeros).
   int alloc(size_t len, page_run* out, bool* warm);
+  // Like alloc(), but when no single warm run is long enough while the warm
+  // pages are, up to `max_runs` warm runs (largest first) that add up to
+  // `len`: mapping pages that exist beats faulting holes in, at the cost of
+  // a VMA per extra run. Returns how many runs were written to `out` (0 on
+  // failure: UVM_ENOMEM).
+  unsigned alloc_runs(size_t len, unsigned max_runs, page_run* out, bool* warm);
   // Take exactly [off, off + len) if it is all warm or all cold (to extend a
   // run in place, so its mapping stays one VMA).
   int alloc_at(size_t off, size_t len, bool* warm, bool cold_only = false);

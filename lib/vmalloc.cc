@@ -14,6 +14,8 @@ namespace {
 
 constexpr size_t P = pal::kPageSize;
 constexpr size_t kHugePage = size_t{2} << 20;
+// Warm runs one new area may be built from (page_pool::alloc_runs).
+constexpr unsigned kAllocRuns = 4;
 // An area costs about one VMA per page run, plus the split of the PROT_NONE
 // reservation after it.
 long vmas_of(const vm_struct* vm) {
@@ -298,7 +300,12 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
     return nullptr;
   }
   bool warm;
-  if (pool_.alloc(mapped, &vm->runs[0], &warm) != UVM_OK) {
+  // Several warm runs when no one run is long enough (a VMA each, so only
+  // with room to spare under the budget).
+  unsigned max_runs =
+      vmas_.load(std::memory_order_relaxed) + 2 * kAllocRuns <= vma_limit_ ? kAllocRuns : 1;
+  unsigned nr = pool_.alloc_runs(mapped, max_runs, vm->runs, &warm);
+  if (nr == 0) {
     space_.free(va->va_start);
     vm_struct_cache().free(vm);
     return nullptr;
@@ -308,22 +315,34 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
   // Prefaulting recycled pages costs a third of faulting them one by one,
   // but is wasted on blocks that are touched sparsely: `populate` bounds it.
   bool populate = warm && mapped <= cfg_.populate;
-  rc = pal::map_file_fixed(addr, mapped, pool_.fd(), vm->runs[0].off, populate);
-  if (rc == -ENOMEM) {  // the kernel's VMA limit, reached by someone else
-    purge();
-    rc = pal::map_file_fixed(addr, mapped, pool_.fd(), vm->runs[0].off, populate);
+  size_t done = 0;
+  for (unsigned i = 0; i < nr; done += vm->runs[i++].len) {
+    void* at = static_cast<char*>(addr) + done;
+    rc = pal::map_file_fixed(at, vm->runs[i].len, pool_.fd(), vm->runs[i].off, populate);
+    if (rc == -ENOMEM) {  // the kernel's VMA limit, reached by someone else
+      purge();
+      rc = pal::map_file_fixed(at, vm->runs[i].len, pool_.fd(), vm->runs[i].off, populate);
+    }
+    if (rc != 0) break;
   }
   if (rc != 0) {
     ++vma_refusals_;
-    if (warm)
-      pool_.free(vm->runs[0]);
-    else
-      pool_.free_cold(vm->runs[0]);
+    if (done != 0 && pal::map_none_fixed(addr, done) != 0) {
+      // Still mapped to its pages: keep both out of circulation.
+      vm_struct_cache().free(vm);
+      return nullptr;
+    }
+    for (unsigned i = 0; i < nr; ++i) {
+      if (warm)
+        pool_.free(vm->runs[i]);
+      else
+        pool_.free_cold(vm->runs[i]);
+    }
     space_.free(va->va_start);
     vm_struct_cache().free(vm);
     return nullptr;
   }
-  vmas_ += 2;
+  vmas_ += nr + 1;
   mapped_ += mapped;
   if (thp_ && mapped >= kHugePage) pal::advise_hugepage(addr, mapped);
   // Recycled pages hold old data; holes read as zeros already.
@@ -335,7 +354,7 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
   vm->offset = offset;
   vm->align = user_align;
   vm->flags = VM_ALLOC | (flags & VM_NO_GUARD) | (guard != 0 ? unsigned{VM_GUARD} : 0u);
-  vm->nr_runs = 1;
+  vm->nr_runs = nr;
   vm->fd = -1;
   vm->gen = gen_;
   vm->caller = caller;

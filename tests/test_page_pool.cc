@@ -337,6 +337,42 @@ TEST_P(PagePoolTest, NoDecayBeforeDecayMs) {
   EXPECT_GE(pool.file_allocated(), MiB);
 }
 
+// Warm pages split into pieces still serve a request, as several runs
+// (largest first), before any hole is taken; never more than max_runs.
+TEST_P(PagePoolTest, FragmentedWarmPagesServeAsSeveralRuns) {
+  start();
+  page_run r[5];
+  for (page_run& x : r) x = alloc(MiB);
+  pool.free(r[0]);
+  pool.free(r[2]);
+  pool.free(r[4]);  // warm: 1 MiB, 1 MiB and the tail run, apart
+  page_run out[4];
+  bool warm = false;
+  size_t cold = pool.stats().cold_allocs;
+  unsigned n = pool.alloc_runs(3 * MiB, 2, out, &warm);  // too few pieces
+  ASSERT_EQ(n, 1u);
+  EXPECT_FALSE(warm);
+  EXPECT_EQ(pool.stats().cold_allocs, cold + 1);
+  pool.free_cold(out[0]);
+  n = pool.alloc_runs(3 * MiB, 4, out, &warm);
+  ASSERT_EQ(n, 3u);
+  EXPECT_TRUE(warm);
+  size_t total = 0;
+  for (unsigned i = 0; i < n; ++i) {
+    total += out[i].len;
+    EXPECT_TRUE(out[i].off == r[0].off || out[i].off == r[2].off || out[i].off == r[4].off);
+  }
+  EXPECT_EQ(total, 3 * MiB);
+  EXPECT_EQ(pool.stats().pooled, 0u);
+  EXPECT_EQ(pool.stats().in_use, 5 * MiB);
+  EXPECT_EQ(pool.check(), "");
+  n = pool.alloc_runs(MiB, 4, out + 3, &warm);  // one run when one fits
+  EXPECT_EQ(n, 1u);
+  EXPECT_FALSE(warm);
+  for (page_run x : {out[0], out[1], out[2], out[3], r[1], r[3]}) pool.free(x);
+  EXPECT_EQ(pool.check(), "");
+}
+
 // Refill follows demand: an allocation that had to take holes makes twice
 // its size ready (up to `refill`), so the next one finds pages.
 TEST_P(PagePoolTest, RefillMakesLaterAllocationsWarm) {

@@ -489,6 +489,32 @@ TEST_P(VmallocTest, ReuseTakesTheSmallestLazyAreaThatFits) {
   ASSERT_EQ(vm->free(e), UVM_OK);
 }
 
+// A new area is built from several warm runs when no single one is long
+// enough; its data is contiguous across their seams.
+TEST_P(VmallocTest, NewAreaMapsSeveralWarmRuns) {
+  vm_config c = config();
+  c.pool.refill = 0;
+  start(c);
+  std::vector<char*> v;
+  for (int i = 0; i < 6; ++i) v.push_back(alloc(16 * P));
+  for (int i = 0; i < 6; ++i) fill(v[i], 16 * P, i);
+  for (int i = 0; i < 6; i += 2) ASSERT_EQ(vm->free(v[i]), UVM_OK);
+  vm->purge();  // their pages are warm pool pieces now, 16 pages each
+  size_t warm = vm->pool().warm_hits;
+  char* big = alloc(40 * P);
+  ASSERT_NE(big, nullptr);
+  EXPECT_EQ(vm->pool().warm_hits, warm + 1);
+  EXPECT_EQ(vm->pool().pooled, 8 * P);
+  vm_struct info{};
+  ASSERT_EQ(vm->find(big, &info), UVM_OK);
+  EXPECT_EQ(info.nr_runs, 3u);
+  fill(big, 40 * P, 77);
+  EXPECT_EQ(verify(big, 40 * P, 77), 40 * P);
+  for (int i = 1; i < 6; i += 2) EXPECT_EQ(verify(v[i], 16 * P, i), 16 * P);
+  ASSERT_EQ(vm->free(big), UVM_OK);
+  for (int i = 1; i < 6; i += 2) ASSERT_EQ(vm->free(v[i]), UVM_OK);
+}
+
 // Exceeding lazy_max purges the areas freed first and keeps the newest half.
 TEST_P(VmallocTest, LazyPurgeTakesTheOldestFirst) {
   if (!lazy()) GTEST_SKIP() << "nothing waits lazily";
