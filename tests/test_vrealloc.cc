@@ -557,7 +557,8 @@ TEST_P(VreallocTest, VmapAreaIsWrongKind) {
 TEST(VreallocApi, NullAllocatesAndZeroFrees) {
   auto* p = static_cast<char*>(uvm_vrealloc(nullptr, 5000));
   ASSERT_NE(p, nullptr);
-  EXPECT_EQ(uvm_vmalloc_size(p), 2 * P);
+  EXPECT_GE(uvm_vmalloc_size(p), 2 * P);  // a reused lazy area may be larger
+  EXPECT_LE(uvm_vmalloc_size(p), 3 * P);
   memset(p, 3, 5000);
   errno = 0;
   EXPECT_EQ(uvm_vrealloc(p, 0), nullptr);

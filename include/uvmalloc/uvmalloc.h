@@ -141,7 +141,8 @@ struct uvm_area {
 /* Area containing p: UVM_OK when p is its start, UVM_EINTERIOR when p is
  * inside it (*area is filled in both cases), UVM_ENOTALLOC or UVM_EFOREIGN. */
 UVM_API int uvm_find_vm_area(const void* p, struct uvm_area* area);
-/* Usable size of the allocation starting at p, or 0. */
+/* Usable size of the allocation starting at p, or 0: the size asked rounded
+ * up to pages, or up to half as much again when a freed block was reused. */
 UVM_API size_t uvm_vmalloc_size(const void* p);
 /* One line per area, in the format of /proc/vmallocinfo. */
 UVM_API void uvm_vmalloc_info(FILE* out);
