@@ -13,7 +13,7 @@
 //  - BM_vmalloc/<test>/<lazy|eager>: the scenarios of the kernel's
 //    lib/test_vmalloc.c through uvm_vmalloc/uvm_vmalloc_align/uvm_vfree,
 //    first page touched. "lazy" is the default configuration (freed areas
-//    stay mapped and same-size requests reuse them); "eager" sets lazy:0 so
+//    stay mapped and later requests that fit reuse them); "eager" sets lazy:0 so
 //    every allocation maps and every free unmaps.
 //  - BM_ThreadScaling/<allocator>/<bytes|mixed>/threads:N: the alloc, touch,
 //    free loop on one and two threads, in combined allocations per second.

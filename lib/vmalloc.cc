@@ -399,7 +399,7 @@ int Vmalloc::free(void* p) {
   ++frees_;
   remember_freed(vm);
   // Shareable areas never wait in the lazy list: their memfd may be mapped
-  // elsewhere, and same-size reuse must never hand those pages to another.
+  // elsewhere, and reuse must never hand those pages to another.
   // Nor do areas from before a fork: each pins its whole old pool file.
   if (cfg_.lazy_max > 0 && !(vm->flags & VM_USERMAP) && current(vm->gen)) {
     lazy_add(vm);

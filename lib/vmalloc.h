@@ -1,6 +1,6 @@
 // vmalloc: areas of the vmalloc space glued to runs of pool pages (the
 // kernel's vm_struct and __vmalloc_node_range), with guard pages, lazy purge
-// and same-size reuse.
+// and reuse of lazily freed areas.
 //
 // User space differs from the kernel in one place: the "TLB flush" that lazy
 // purge batches is here the mmap/munmap syscalls and the mmap_lock they take.

@@ -1,8 +1,8 @@
 // Vmalloc tests: areas mapped onto pool pages, guard pages, lazy purge,
-// same-size reuse, VM_ZERO, alignment, the VMA budget, reserve exhaustion,
-// bad frees and two threads at once. Each instance gets its own vm_config;
-// the suite runs with io_uring on and off and with lazy purge on and off
-// (lazy_max = 0: unmap at once).
+// reuse of lazy areas (smallest fit, trimming), VM_ZERO, alignment, the VMA
+// budget, reserve exhaustion, bad frees and two threads at once. Each instance gets its own
+// vm_config; the suite runs with io_uring on and off and with lazy purge on and off (lazy_max = 0:
+// unmap at once).
 #include <gtest/gtest.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
