@@ -267,6 +267,7 @@ int PagePool::alloc_cold(size_t len, page_run* out) {
   size_t off;
   if (take_cold_locked(len, &off) != UVM_OK) return UVM_ENOMEM;
   st_.in_use += len;
+  ++st_.cold_allocs;
   *out = {off, len};
   return UVM_OK;
 }

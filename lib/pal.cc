@@ -9,6 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -173,6 +174,35 @@ long count_vmas() {
     for (ssize_t i = 0; i < n; ++i) lines += buf[i] == '\n';
   close(fd);
   return lines;
+}
+
+long count_present(const void* addr, size_t len, size_t max_pages, size_t* examined) {
+  constexpr size_t kChunk = 256;  // pagemap entries read at once (8 bytes each)
+  constexpr uint64_t kPresent = uint64_t{1} << 63;
+  *examined = 0;
+  // Opened each time: after a fork, an fd opened earlier would still show
+  // the parent's page tables.
+  int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  size_t pages = len / kPageSize;
+  size_t chunks = (pages + kChunk - 1) / kChunk;
+  size_t want = std::max<size_t>(1, max_pages / kChunk);
+  size_t stride = chunks > want ? chunks / want : 1;
+  uint64_t entry[kChunk];
+  long present = 0;
+  for (size_t c = 0; c < chunks; c += stride) {
+    size_t first = c * kChunk, n = std::min(kChunk, pages - first);
+    auto page = reinterpret_cast<uintptr_t>(addr) / kPageSize + first;
+    ssize_t got = pread(fd, entry, n * sizeof entry[0], static_cast<off_t>(page * sizeof entry[0]));
+    if (got != static_cast<ssize_t>(n * sizeof entry[0])) {
+      present = -1;
+      break;
+    }
+    for (size_t i = 0; i < n; ++i) present += (entry[i] & kPresent) != 0;
+    *examined += n;
+  }
+  close(fd);
+  return present;
 }
 
 const char* shmem_thp_mode() {

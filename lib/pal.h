@@ -55,6 +55,10 @@ int advise_hugepage(void* addr, size_t len);
 // vm.max_map_count, and the number of VMAs this process has now.
 long max_map_count();
 long count_vmas();
+// Of the pages of [addr, addr + len), how many this process has faulted in
+// (/proc/self/pagemap "present"), looking at no more than `max_pages` of
+// them spread evenly; *examined gets how many were looked at. -1 on error.
+long count_present(const void* addr, size_t len, size_t max_pages, size_t* examined);
 // Shared-memory THP mode from /sys/kernel/mm/transparent_hugepage/shmem_enabled
 // ("always", "within_size", "advise", "never", ...), or "" if unreadable.
 const char* shmem_thp_mode();

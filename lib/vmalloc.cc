@@ -266,8 +266,12 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
   size_t user_align = align;  // kept for moves and efence placement
   if (align < P) align = P;
 
+  // Zeroed areas of a sparsely used size are better made of holes than of
+  // recycled pages cleared one by one.
+  bool holes = (flags & VM_ZERO) && populate_.sparse(mapped);
   // Reuse a lazy area: still mapped, no syscall unless its tail must go.
-  if (vm_struct* vm = lazy_take(mapped, guard != 0 ? VM_GUARD : 0u, align)) {
+  vm_struct* lazy = holes ? nullptr : lazy_take(mapped, guard != 0 ? VM_GUARD : 0u, align);
+  if (vm_struct* vm = lazy) {
     if (vm->size - mapped > mapped / 2) {
       if (shrink(vm, mapped) == UVM_OK) ++trimmed_;
     }
@@ -304,17 +308,27 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
   // with room to spare under the budget).
   unsigned max_runs =
       vmas_.load(std::memory_order_relaxed) + 2 * kAllocRuns <= vma_limit_ ? kAllocRuns : 1;
-  unsigned nr = pool_.alloc_runs(mapped, max_runs, vm->runs, &warm);
+  bool sample;
+  bool dense = populate_.decide(mapped, &sample);
+  // A sampled zeroed area takes holes too: clearing recycled pages would
+  // touch them all.
+  if ((flags & VM_ZERO) && sample) holes = true;
+  unsigned nr;
+  if (holes) {
+    nr = pool_.alloc_cold(mapped, &vm->runs[0]) == UVM_OK ? 1 : 0;
+    warm = false;
+  } else {
+    nr = pool_.alloc_runs(mapped, max_runs, vm->runs, &warm);
+  }
   if (nr == 0) {
     space_.free(va->va_start);
     vm_struct_cache().free(vm);
     return nullptr;
   }
   void* addr = reinterpret_cast<void*>(va->va_start);
-  // Prefault pages that exist; holes are left to fault on first touch.
-  // Prefaulting recycled pages costs a third of faulting them one by one,
-  // but is wasted on blocks that are touched sparsely: `populate` bounds it.
-  bool populate = warm && mapped <= cfg_.populate;
+  // Prefault pages that exist, unless this size is used sparsely (or
+  // `populate` bounds it); holes are left to fault on first touch.
+  bool populate = warm && dense && mapped <= cfg_.populate;
   size_t done = 0;
   for (unsigned i = 0; i < nr; done += vm->runs[i++].len) {
     void* at = static_cast<char*>(addr) + done;
@@ -353,7 +367,8 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
   vm->requested = size;
   vm->offset = offset;
   vm->align = user_align;
-  vm->flags = VM_ALLOC | (flags & VM_NO_GUARD) | (guard != 0 ? unsigned{VM_GUARD} : 0u);
+  vm->flags = VM_ALLOC | (flags & VM_NO_GUARD) | (guard != 0 ? unsigned{VM_GUARD} : 0u) |
+              (sample ? unsigned{VM_SAMPLE} : 0u);
   vm->nr_runs = nr;
   vm->fd = -1;
   vm->gen = gen_;
@@ -398,6 +413,7 @@ int Vmalloc::free(void* p) {
   auto* vm = static_cast<vm_struct*>(va->vm);
   ++frees_;
   remember_freed(vm);
+  if (vm->flags & VM_SAMPLE) measure_touches(vm);
   // Shareable areas never wait in the lazy list: their memfd may be mapped
   // elsewhere, and reuse must never hand those pages to another.
   // Nor do areas from before a fork: each pins its whole old pool file.
@@ -408,6 +424,15 @@ int Vmalloc::free(void* p) {
   unmap_now(vm);
   pool_.tick();
   return UVM_OK;
+}
+
+void Vmalloc::measure_touches(vm_struct* vm) {
+  constexpr size_t kMaxPages = 4096;  // a 32 KiB read of the page tables at most
+  vm->flags &= ~VM_SAMPLE;
+  size_t examined;
+  long touched =
+      pal::count_present(reinterpret_cast<void*>(vm->addr), vm->size, kMaxPages, &examined);
+  if (touched >= 0) populate_.learn(vm->size, static_cast<size_t>(touched), examined);
 }
 
 // Unmap an unlinked area at once (a use after free faults) and release it.

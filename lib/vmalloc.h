@@ -24,6 +24,7 @@
 
 #include "config.h"
 #include "page_pool.h"
+#include "populate.h"
 #include "rbtree.h"
 #include "uvmalloc/uvmalloc.h"
 #include "vmap.h"
@@ -37,6 +38,7 @@ enum vm_flags : unsigned {
   VM_GUARD = 1u << 3,     // the area was given a guard page
   VM_USERMAP = 1u << 4,   // own sealed memfd, exportable (vmalloc_user)
   VM_MAP = 1u << 5,       // caller's pages (vmap)
+  VM_SAMPLE = 1u << 6,    // mapped without prefault, to measure its touches (populate.h)
 };
 
 // vmap_area::flags: which kind of record va->vm is.
@@ -179,6 +181,8 @@ class Vmalloc {
   bool current(uint32_t gen) const { return gen == gen_; }
   void gen_put(uint32_t gen);
   void unmap_now(vm_struct* vm);
+  // A sampled area is being freed: teach populate_ how densely it was used.
+  void measure_touches(vm_struct* vm);
   int init_blocks();
   void exit_blocks();
   struct vmap_block* new_block();
@@ -201,6 +205,7 @@ class Vmalloc {
   std::atomic<struct vmap_block*>* blocks_ = nullptr;
   size_t nr_blocks_ = 0;
   PagePool pool_;
+  PopulatePolicy populate_;
   long vma_limit_ = 0;
   bool thp_ = false;
 

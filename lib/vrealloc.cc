@@ -227,6 +227,7 @@ void* Vmalloc::realloc(void* p, size_t size, const void* caller, int* status) {
     return nullptr;
   }
   auto* vm = static_cast<vm_struct*>(va->vm);
+  vm->flags &= ~VM_SAMPLE;  // growth prefaults: its touches cannot be told apart
   // Its own sealed file, or an older pool file (mapped copy-on-write since a
   // fork): growth cannot map more of the same file.
   // Under efence the block must end at its guard page whatever its size.

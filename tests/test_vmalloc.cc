@@ -515,6 +515,44 @@ TEST_P(VmallocTest, NewAreaMapsSeveralWarmRuns) {
   for (int i = 1; i < 6; i += 2) ASSERT_EQ(vm->free(v[i]), UVM_OK);
 }
 
+// A size class whose sampled areas were touched sparsely is mapped without
+// prefault from then on, and its zeroed areas take holes; a densely touched
+// class is prefaulted.
+TEST_P(VmallocTest, PrefaultFollowsHowDenselyASizeIsUsed) {
+  vm_config c = config();
+  c.pool.refill = 0;
+  start(c);
+  auto present = [](const char* p, size_t len) {
+    size_t examined;
+    return pal::count_present(p, len, len / P, &examined);
+  };
+  char* a = alloc(MiB);  // the first of its class: sampled, not prefaulted
+  EXPECT_EQ(present(a, MiB), 0);
+  a[5 * P] = 1;
+  ASSERT_EQ(vm->free(a), UVM_OK);  // 1 page in 256 was touched
+  vm->purge();
+  char* b = alloc(MiB);  // warm pages now, but the class is sparse
+  EXPECT_EQ(vm->pool().warm_hits, 1u);
+  EXPECT_EQ(present(b, MiB), 0);
+  memset(b, 0xAB, MiB);
+  ASSERT_EQ(vm->free(b), UVM_OK);
+  vm->purge();
+  size_t cold = vm->pool().cold_allocs;
+  char* z = alloc(MiB, 1, VM_ZERO);  // holes, not the dirty warm pages cleared
+  EXPECT_EQ(vm->pool().cold_allocs, cold + 1);
+  EXPECT_EQ(present(z, MiB), 0);
+  EXPECT_TRUE(all_zero(z, MiB));
+  ASSERT_EQ(vm->free(z), UVM_OK);
+
+  char* d = alloc(4 * MiB);  // another class, sampled first
+  memset(d, 1, 4 * MiB);
+  ASSERT_EQ(vm->free(d), UVM_OK);  // every page touched
+  vm->purge();
+  char* e = alloc(4 * MiB);
+  EXPECT_EQ(present(e, 4 * MiB), static_cast<long>(4 * MiB / P));  // prefaulted
+  ASSERT_EQ(vm->free(e), UVM_OK);
+}
+
 // Exceeding lazy_max purges the areas freed first and keeps the newest half.
 TEST_P(VmallocTest, LazyPurgeTakesTheOldestFirst) {
   if (!lazy()) GTEST_SKIP() << "nothing waits lazily";
