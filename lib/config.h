@@ -13,7 +13,7 @@ struct vm_config {
   size_t reserve = size_t{64} << 30;     // reserve: vmalloc space to reserve
   size_t min_reserve = size_t{1} << 30;  // smallest reservation accepted
   size_t lazy_max =
-      size_t{64} << 20;           // lazy: freed-but-mapped bytes before a purge (0: unmap at once)
+      size_t{128} << 20;          // lazy: freed-but-mapped bytes before a purge (0: unmap at once)
   bool guard = true;              // guard: a PROT_NONE page after each area
   long vma_max = 0;               // vma_max: VMAs uvmalloc may create (0: from max_map_count)
   long vma_headroom = 8192;       // vma_headroom: VMAs left to the program

@@ -53,7 +53,7 @@ static int memfds(struct file_id* ids, size_t* bytes, int max) {
 
 int main(void) {
   uvmt_require_shim();
-  size_t lazy = 64 * MiB; /* the default lazy: budget (smaller settings only help) */
+  size_t lazy = 128 * MiB; /* the default lazy: budget (smaller settings only help) */
 
   unsigned char* b[COUNT];
   for (int i = 0; i < COUNT; ++i) {
