@@ -18,6 +18,7 @@ constexpr size_t kRefillChunk = size_t{2} << 20;
 // Small enough that a caller catching up waits on little: fallocate holds the
 // inode lock for its whole range.
 constexpr size_t kPrefaultChunk = size_t{2} << 20;
+constexpr unsigned kRefillAfter = 8;           // cold requests before refill starts
 constexpr size_t kGrowStep = size_t{1} << 30;  // file size grows in sparse 1 GiB steps
 
 // What an io_uring operation is for, and its run in pages (31 bits each).
@@ -143,6 +144,7 @@ void PagePool::decay_locked(uint64_t now) {
     vmap_area* next = va->next;
     if (now - va->stamp >= cfg_.decay_ms) {
       refill_want_ = 0;  // pages made ahead went unused: demand is gone
+      cold_streak_ = 0;
       size_t off = va->va_start, len = va->size();
       warm_.erase(va);
       vmap_area_cache().free(va);
@@ -166,9 +168,10 @@ void PagePool::trim_locked() {
 
 // Allocate pages ahead of demand off the caller's path (io_uring only: done
 // synchronously it would cost the caller exactly what it saves). Demand is
-// what allocations had to take as holes: twice the last such request, up to
-// `refill`, so a program that only recycles its pages never pays for
-// zeroing pages on the other core.
+// what allocations had to take as holes, once kRefillAfter of them did:
+// twice the last such request, up to `refill`. A program that recycles its
+// pages, or makes a few buffers, never pays for zeroing pages on the other
+// core (which a multi-threaded program on two cores would feel).
 void PagePool::refill_locked() {
   if (!async_.enabled() || refill_want_ == 0 || refill_paused_) return;
   size_t target = std::min({refill_want_, cfg_.refill, cfg_.pool_max});
@@ -197,7 +200,9 @@ int PagePool::alloc(size_t len, page_run* out, bool* warm) {
   } else if (take_cold_locked(len, &off) == UVM_OK) {
     *warm = false;
     ++st_.cold_allocs;
-    refill_want_ = std::max(refill_want_, 2 * len);
+    // A program that keeps asking for fresh pages (not one that makes a
+    // few big buffers and is done) gets them made ahead.
+    if (++cold_streak_ >= kRefillAfter) refill_want_ = std::max(refill_want_, 2 * len);
   } else {
     return UVM_ENOMEM;
   }

@@ -127,6 +127,7 @@ class PagePool {
   bool pending_submit_ = false;
   bool refill_paused_ = false;  // a refill failed; resume after a release
   size_t refill_want_ = 0;      // warm bytes to keep ready (refill_locked)
+  unsigned cold_streak_ = 0;    // requests that took holes since demand was last reset
   uint64_t last_decay_ = 0;
   pool_stats st_{};
 };

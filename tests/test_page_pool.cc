@@ -373,12 +373,19 @@ TEST_P(PagePoolTest, FragmentedWarmPagesServeAsSeveralRuns) {
   EXPECT_EQ(pool.check(), "");
 }
 
-// Refill follows demand: an allocation that had to take holes makes twice
-// its size ready (up to `refill`), so the next one finds pages.
+// Refill follows demand: once 8 allocations had to take holes, each such
+// one makes twice its size ready (up to `refill`), so the next finds pages.
 TEST_P(PagePoolTest, RefillMakesLaterAllocationsWarm) {
   cfg.refill = 4 * MiB;
   start();
   bool warm = true;
+  page_run early[7];
+  for (page_run& r : early) {
+    r = alloc(P, &warm);
+    EXPECT_FALSE(warm);
+  }
+  ASSERT_TRUE(settle());
+  EXPECT_EQ(pool.stats().refilled, 0u);  // a few buffers: no refill yet
   page_run first = alloc(MiB, &warm);
   EXPECT_FALSE(warm);
   ASSERT_TRUE(settle());
@@ -411,6 +418,7 @@ TEST_P(PagePoolTest, RefillMakesLaterAllocationsWarm) {
     pool.free(second);
   }
   pool.free(first);
+  for (page_run r : early) pool.free(r);
   ASSERT_TRUE(settle());
   EXPECT_EQ(pool.check(), "");
   pool.release_all();
@@ -421,12 +429,13 @@ TEST_P(PagePoolTest, RefillIsCappedByPoolMax) {
   cfg.refill = 8 * MiB;
   cfg.pool_max = 2 * MiB;
   start();
-  page_run a = alloc(8 * MiB);
+  page_run a[8];
+  for (page_run& r : a) r = alloc(MiB);
   ASSERT_TRUE(settle());
   pool_stats s = pool.stats();
   EXPECT_LE(s.pooled, 2 * MiB);
   EXPECT_EQ(s.refilled, s.async ? 2 * MiB : 0u);
-  pool.free(a);
+  for (page_run r : a) pool.free(r);
   ASSERT_TRUE(settle());
   EXPECT_EQ(pool.check(), "");
 }
