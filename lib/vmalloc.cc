@@ -22,20 +22,12 @@ long vmas_of(const vm_struct* vm) {
   return vm->nr_runs + 1;
 }
 
-vm_struct* by_size(rb_node* n) {
-  return rb_entry(n, vm_struct, lazy_size);
-}
 vm_struct* by_addr(rb_node* n) {
   return rb_entry(n, vm_struct, lazy_addr);
 }
 
 unsigned guard_flag(const vm_struct* vm) {
   return vm->flags & VM_GUARD;
-}
-
-// The lazy tree's order: size, then guard, then address (lowest first).
-auto size_key(const vm_struct* vm) {
-  return std::make_tuple(vm->size, guard_flag(vm), vm->addr);
 }
 
 bool is_pow2(size_t x) {
@@ -85,38 +77,24 @@ void Vmalloc::configure(const vm_config& cfg) {
   if (over) purge();
 }
 
-// The smallest lazily freed area of at least `size` bytes (at most twice
-// that), with this guard, whose address suits `align`; the lowest such
-// address among equals, so reuse stays compact.
+// A lazily freed area of at least `size` bytes (at most twice that), with
+// this guard, whose address suits `align`, from the smallest size class up.
 vm_struct* Vmalloc::lazy_take(size_t size, unsigned guard, size_t align) {
-  // Candidates looked at before giving up: the tree may hold many areas of
+  // Candidates looked at before giving up: the bins may hold many areas of
   // the wrong alignment or from before a fork, and this runs on every alloc.
   constexpr int kMaxProbes = 16;
-  std::lock_guard<std::mutex> g(lazy_lock_);
-  rb_node* n = lazy_by_size_.node;
-  rb_node* found = nullptr;
-  while (n != nullptr) {  // lower bound of (size, 0, 0)
-    if (by_size(n)->size >= size) {
-      found = n;
-      n = n->left;
-    } else {
-      n = n->right;
-    }
-  }
   size_t limit = cfg_.efence ? size : 2 * size;  // efence places by the exact size
-  for (int probes = 0; found != nullptr && probes < kMaxProbes; found = rb_next(found), ++probes) {
-    vm_struct* vm = by_size(found);
-    if (vm->size > limit) return nullptr;
-    // A block from before a fork pins its whole old pool file: let it go.
-    if (guard_flag(vm) != guard || vm->addr % align != 0 || !current(vm->gen)) continue;
-    lazy_unlink_locked(vm);
-    return vm;
-  }
-  return nullptr;
+  std::lock_guard<std::mutex> g(lazy_lock_);
+  // A block from before a fork pins its whole old pool file: let it go.
+  vm_struct* vm = lazy_bins_.find(size, limit, kMaxProbes, [&](const vm_struct* v) {
+    return guard_flag(v) == guard && v->addr % align == 0 && current(v->gen);
+  });
+  if (vm != nullptr) lazy_unlink_locked(vm);
+  return vm;
 }
 
 void Vmalloc::lazy_unlink_locked(vm_struct* vm) {
-  rb_erase(&vm->lazy_size, &lazy_by_size_);
+  lazy_bins_.remove(vm);
   (vm->lru_prev != nullptr ? vm->lru_prev->lru_next : lru_head_) = vm->lru_next;
   (vm->lru_next != nullptr ? vm->lru_next->lru_prev : lru_tail_) = vm->lru_prev;
   lazy_bytes_ -= vm->size;
@@ -125,14 +103,7 @@ void Vmalloc::lazy_unlink_locked(vm_struct* vm) {
 
 void Vmalloc::lazy_add(vm_struct* vm) {
   std::unique_lock<std::mutex> g(lazy_lock_);
-  rb_node** link = &lazy_by_size_.node;
-  rb_node* parent = nullptr;
-  while (*link != nullptr) {
-    parent = *link;
-    link = size_key(vm) < size_key(by_size(parent)) ? &parent->left : &parent->right;
-  }
-  rb_link_node(&vm->lazy_size, parent, link);
-  rb_insert_color(&vm->lazy_size, &lazy_by_size_);
+  lazy_bins_.insert(vm);
   vm->lru_next = nullptr;
   vm->lru_prev = lru_tail_;
   (lru_tail_ != nullptr ? lru_tail_->lru_next : lru_head_) = vm;
@@ -163,7 +134,7 @@ void Vmalloc::purge() {
   {
     std::lock_guard<std::mutex> g(lazy_lock_);
     victims = lru_head_;
-    lazy_by_size_.node = nullptr;
+    lazy_bins_.clear();
     lru_head_ = lru_tail_ = nullptr;
     lazy_bytes_ = 0;
     lazy_areas_ = 0;
@@ -534,13 +505,9 @@ std::string Vmalloc::check() const {
   why = pool_.check();
   if (!why.empty()) return "pool: " + why;
   std::lock_guard<std::mutex> g(lazy_lock_);
-  if (rb_validate(&lazy_by_size_) < 0) return "the lazy tree is not a valid red-black tree";
-  size_t bytes = 0, n = 0;
-  for (rb_node* r = rb_first(&lazy_by_size_); r != nullptr; r = rb_next(r), ++n) {
-    const vm_struct* vm = by_size(r);
-    bytes += vm->size;
-    if (space_.find(vm->addr) != nullptr) return "a lazy area is still busy";
-  }
+  size_t n, bytes;
+  why = lazy_bins_.check(&n, &bytes);
+  if (!why.empty()) return "lazy bins: " + why;
   if (bytes != lazy_bytes_ || n != lazy_areas_) return "lazy counters are wrong";
   size_t in_lru = 0;
   for (const vm_struct* vm = lru_head_; vm != nullptr; vm = vm->lru_next, ++in_lru) {
@@ -548,6 +515,7 @@ std::string Vmalloc::check() const {
         (vm->lru_next == nullptr ? lru_tail_ : vm->lru_next->lru_prev) != vm)
       return "the lazy free-order list is broken";
     if (in_lru > n) break;
+    if (space_.find(vm->addr) != nullptr) return "a lazy area is still busy";
   }
   if (in_lru != n) return "the lazy free-order list does not hold every lazy area";
   return {};

@@ -26,6 +26,7 @@
 #include "page_pool.h"
 #include "populate.h"
 #include "rbtree.h"
+#include "size_bins.h"
 #include "uvmalloc/uvmalloc.h"
 #include "vmap.h"
 
@@ -72,10 +73,11 @@ struct vm_struct {
   // The area: the mapped part, then an unmapped tail (the guard page, and
   // room to grow after a vrealloc moved it).
   vmap_area* va;
-  // While lazily freed: by (size, guard, addr) for reuse, and in free order
-  // (oldest first) for the choice of what to purge; sorted by address
-  // through lazy_addr while being purged.
-  rb_node lazy_size;
+  // While lazily freed: in a size bin for reuse, and in free order (oldest
+  // first) for the choice of what to purge; sorted by address through
+  // lazy_addr while being purged.
+  vm_struct* bin_prev;
+  vm_struct* bin_next;
   rb_node lazy_addr;
   vm_struct* lru_prev;
   vm_struct* lru_next;
@@ -234,7 +236,7 @@ class Vmalloc {
   void remember_freed(const vm_struct* vm);
 
   mutable std::mutex lazy_lock_;
-  rb_root lazy_by_size_;
+  SizeBins<vm_struct> lazy_bins_;
   vm_struct* lru_head_ = nullptr;  // oldest lazy area
   vm_struct* lru_tail_ = nullptr;  // newest
   size_t lazy_bytes_ = 0;
