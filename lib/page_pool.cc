@@ -12,9 +12,9 @@ namespace uvm {
 namespace {
 
 constexpr size_t P = pal::kPageSize;
-// Small, like the prefault chunk: a caller's own fallocate waits for the
-// chunk in progress.
-constexpr size_t kRefillChunk = size_t{2} << 20;
+// Refill writes zeros (so that mapping the pages later only maps them), at
+// most this much per operation.
+constexpr size_t kRefillChunk = pal::kZeroChunk;
 // Small enough that a caller catching up waits on little: fallocate holds the
 // inode lock for its whole range.
 constexpr size_t kPrefaultChunk = size_t{2} << 20;
@@ -123,7 +123,7 @@ void PagePool::reap_locked(bool wait) {
             st_.released -= len;
             warm_.insert_range(off, off + len, now_ms());
           }
-        } else if (res == 0) {
+        } else if (res >= 0) {  // a short write leaves holes: still correct
           st_.refilled += len;
           warm_.insert_range(off, off + len, now_ms());
         } else {
@@ -181,7 +181,7 @@ void PagePool::refill_locked() {
     size_t off;
     if (cold_.alloc(len, P, 0, kOffsetSpace, &off) != UVM_OK) return;
     if (ensure_size_locked(off + len) != UVM_OK ||
-        !async_.queue(fd_, pal::file_op::alloc, off, len, make_tag(job::refill, off, len))) {
+        !async_.queue(fd_, pal::file_op::zero, off, len, make_tag(job::refill, off, len))) {
       cold_.insert_range(off, off + len);
       return;
     }
@@ -282,11 +282,6 @@ void PagePool::free_cold(page_run run) {
   std::lock_guard<std::mutex> g(lock_);
   st_.in_use -= run.len;
   cold_.insert_range(run.off, run.off + run.len);
-}
-
-int PagePool::commit(page_run run) {
-  if (run.len == 0) return UVM_OK;
-  return pal::file_alloc(fd_, run.off, run.len) == 0 ? UVM_OK : UVM_ENOMEM;
 }
 
 size_t PagePool::prefault(page_run run) {

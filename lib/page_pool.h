@@ -77,13 +77,10 @@ class PagePool {
   void free(page_run run);
   // Give back offsets that were never mapped: they are still holes.
   void free_cold(page_run run);
-  // Allocate the pages of a run the caller owns now (holes: fallocate costs
-  // a third of faulting them in one by one). Pages that exist cost a lookup
-  // each. UVM_OK or UVM_ENOMEM (no room in the filesystem).
-  int commit(page_run run);
   // Allocate the pages of a run the caller owns ahead of its use, through
   // io_uring (nothing without it: done here it would cost what it saves).
-  // Returns the bytes queued (from the start of the run).
+  // fallocate, not a write of zeros: the caller may map and write the pages
+  // before it is done. Returns the bytes queued (from the start of the run).
   size_t prefault(page_run run);
   // Release every warm page now (and wait for punches in flight).
   void release_all();

@@ -48,6 +48,11 @@ void* map_anon(size_t size) {
   return p == MAP_FAILED ? nullptr : p;
 }
 
+const void* map_zeros(size_t size) {
+  void* p = mmap(nullptr, size, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
 int unmap(void* addr, size_t size) {
   return munmap(addr, size) == 0 ? 0 : -errno;
 }
@@ -98,12 +103,6 @@ int file_set_size(int fd, size_t size) {
   return ftruncate(fd, static_cast<off_t>(size)) == 0 ? 0 : -errno;
 }
 
-int file_alloc(int fd, size_t off, size_t len) {
-  int err;
-  if (injected(fault::file_alloc, &err)) return -err;
-  return fallocate(fd, 0, static_cast<off_t>(off), static_cast<off_t>(len)) == 0 ? 0 : -errno;
-}
-
 int file_punch(int fd, size_t off, size_t len) {
   int err;
   if (injected(fault::punch, &err)) return -err;
@@ -122,6 +121,16 @@ int map_file_fixed(void* addr, size_t len, int fd, size_t off, bool populate) {
   int flags = MAP_SHARED | MAP_FIXED | (populate ? MAP_POPULATE : 0);
   void* p = mmap(addr, len, PROT_READ | PROT_WRITE, flags, fd, static_cast<off_t>(off));
   return p == MAP_FAILED ? -errno : 0;
+}
+
+int populate(void* addr, size_t len) {
+#ifndef MADV_POPULATE_READ
+  constexpr int MADV_POPULATE_READ = 22;
+#endif
+  int err;
+  if (injected(fault::populate, &err)) return -err;
+  if (madvise(addr, len, MADV_POPULATE_READ) == 0 || errno == EINVAL) return 0;
+  return -errno;
 }
 
 int map_file_private_fixed(void* addr, size_t len, int fd, size_t off) {

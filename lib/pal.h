@@ -19,6 +19,9 @@ bool page_size_ok();
 void* reserve(size_t size, size_t align);
 // Read-write private anonymous memory for the allocator's own metadata.
 void* map_anon(size_t size);
+// Read-only anonymous memory: reads as zeros and costs no pages. Null on
+// failure.
+const void* map_zeros(size_t size);
 int unmap(void* addr, size_t size);
 
 // The memfd whose offsets are uvmalloc's physical pages: memfd_create with
@@ -33,8 +36,6 @@ int dup_fd(int fd);
 // Grow the file to `size` bytes. Refused with -EFBIG, before the kernel would
 // raise SIGXFSZ, when RLIMIT_FSIZE is lower.
 int file_set_size(int fd, size_t size);
-// Allocate the pages of [off, off + len) (fallocate mode 0).
-int file_alloc(int fd, size_t off, size_t len);
 // Free the pages of [off, off + len) (PUNCH_HOLE|KEEP_SIZE): the only way to
 // hand memfd memory back; MADV_DONTNEED only drops the mapping.
 int file_punch(int fd, size_t off, size_t len);
@@ -44,6 +45,13 @@ size_t file_allocated(int fd);
 // Map file pages read-write at `addr` over part of the reservation
 // (MAP_FIXED|MAP_SHARED); `populate` prefaults pages that already exist.
 int map_file_fixed(void* addr, size_t len, int fd, size_t off, bool populate);
+// Fault every page of a shared memfd mapping in, allocating holes
+// (MADV_POPULATE_READ: shmem allocates on read faults too, maps the pages
+// writable, and maps 16 at a time where write faults map one). Unlike
+// MAP_POPULATE it reports failure (-ENOMEM when the memory cgroup or the
+// filesystem is full) instead of leaving a SIGBUS for the first touch. 0
+// where the kernel predates it (5.14).
+int populate(void* addr, size_t len);
 // Map file pages copy-on-write at `addr` (MAP_FIXED|MAP_PRIVATE): what fork()
 // needs so parent and child each keep a private snapshot.
 int map_file_private_fixed(void* addr, size_t len, int fd, size_t off);

@@ -13,8 +13,8 @@ enum class fault : int {
   memfd,       // memfd_create (the /dev/shm fallback is tried next)
   shm,         // the /dev/shm fallback
   set_size,    // ftruncate
-  file_alloc,  // fallocate mode 0
   punch,       // fallocate PUNCH_HOLE
+  populate,    // populate (MADV_POPULATE_READ)
   uring_init,  // io_uring_queue_init
   uring_cqe,   // an io_uring completion (its result becomes -errno)
   count

@@ -4,6 +4,7 @@
 
 #include <cerrno>
 
+#include "pal.h"
 #include "pal_fault.h"
 
 namespace uvm::pal {
@@ -20,6 +21,9 @@ int AsyncFile::init(unsigned entries) {
   }
   int rc = io_uring_queue_init(entries, &ring_, 0);
   enabled_ = rc == 0;
+  // The source of zero writes: anonymous memory never written reads as
+  // the zero page, so this costs no memory (kept across a fork).
+  if (enabled_ && zeros_ == nullptr) zeros_ = map_zeros(kZeroChunk);
   if (enabled_) {
     // One worker: fallocates on one file serialise on its inode lock anyway,
     // and a second worker would spin on that lock, taking a core from the
@@ -40,10 +44,18 @@ bool AsyncFile::queue(int fd, file_op op, size_t off, size_t len, uint64_t tag) 
   if (!enabled_) return false;
   // Completions are only reaped by peeking, so never queue more than the CQ holds.
   if (inflight_ >= ring_.cq.ring_entries) return false;
+  if (op == file_op::zero && (len > kZeroChunk || zeros_ == nullptr)) return false;
   io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
   if (sqe == nullptr) return false;
-  int mode = op == file_op::punch ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE : 0;
-  io_uring_prep_fallocate(sqe, fd, mode, static_cast<off_t>(off), static_cast<off_t>(len));
+  if (op == file_op::zero) {
+    io_uring_prep_write(sqe, fd, zeros_, static_cast<unsigned>(len), off);
+  } else {
+    int mode = op == file_op::punch ? FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE : 0;
+    io_uring_prep_fallocate(sqe, fd, mode, static_cast<off_t>(off), static_cast<off_t>(len));
+  }
+  // Straight to the worker: a buffered write to shmem would otherwise run
+  // inline, in the submitting caller, which is what this is here to avoid.
+  sqe->flags |= IOSQE_ASYNC;
   io_uring_sqe_set_data64(sqe, tag);
   ++inflight_;
   return true;

@@ -1,7 +1,7 @@
-// pal_uring: the one io_uring of the page pool (liburing), used to run
-// fallocate off the caller's path: punching holes to release pages and
-// allocating pages ahead of demand. io_uring punts fallocate to its worker
-// threads, so submitting returns at once. Where io_uring_queue_init fails
+// pal_uring: the one io_uring of the page pool (liburing), used to work on
+// the memfd off the caller's path: punching holes to release pages,
+// allocating pages ahead of demand, and writing zeros into holes. io_uring
+// punts these to its worker thread, so submitting returns at once. Where io_uring_queue_init fails
 // (kernel.io_uring_disabled, seccomp), enabled() is false and the pool does
 // the same work synchronously.
 #pragma once
@@ -15,7 +15,13 @@
 
 namespace uvm::pal {
 
-enum class file_op : uint8_t { alloc, punch };
+// alloc: fallocate mode 0; the pages exist but shmem clears each one at
+// its first fault, on the caller's path. zero: write zeros (at most
+// kZeroChunk bytes), which leaves the pages cleared and up to date, so a
+// later MAP_POPULATE only maps them (a quarter of the cost). Only for
+// ranges nobody maps until the write has completed.
+enum class file_op : uint8_t { alloc, punch, zero };
+inline constexpr size_t kZeroChunk = size_t{2} << 20;
 
 class AsyncFile {
  public:
@@ -32,7 +38,7 @@ class AsyncFile {
   bool enabled() const { return enabled_; }
   unsigned inflight() const { return inflight_; }
 
-  // Queue one fallocate on `fd`; false when the ring is full or disabled.
+  // Queue one operation on `fd`; false when the ring is full or disabled.
   bool queue(int fd, file_op op, size_t off, size_t len, uint64_t tag);
   // Hand queued operations to the kernel: 0 or -errno.
   int submit();
@@ -62,6 +68,7 @@ class AsyncFile {
 
  private:
   io_uring ring_{};
+  const void* zeros_ = nullptr;  // kZeroChunk of the zero page, read-only
   bool enabled_ = false;
   unsigned inflight_ = 0;  // queued or submitted, not yet reaped
 };

@@ -19,13 +19,14 @@ namespace uvm {
 namespace {
 
 constexpr size_t P = pal::kPageSize;
-constexpr size_t kMaxSpare = size_t{1} << 30;  // holes reserved after one run
+constexpr size_t kMaxSpare = size_t{1} << 30;   // holes reserved after one run
+constexpr size_t kMaxAhead = size_t{64} << 20;  // prefault beyond a growth
 
 }  // namespace
 
-// Map the vm's bytes [from, to) at base + from: one mmap per run piece, all
-// prefaulted (the pages exist: the caller wrote them, or add_pages committed
-// them).
+// Map the vm's bytes [from, to) at base + from (one mmap per run piece) and
+// fault them all in: pages that exist are only mapped, holes are allocated,
+// and a lack of memory is an error here rather than a SIGBUS at first touch.
 int Vmalloc::map_range(const vm_struct* vm, uintptr_t base, size_t from, size_t to) {
   size_t pos = 0;
   for (unsigned i = 0; i < vm->nr_runs && pos < to; ++i) {
@@ -33,12 +34,12 @@ int Vmalloc::map_range(const vm_struct* vm, uintptr_t base, size_t from, size_t 
     size_t s = std::max(from, pos), e = std::min(to, pos + r.len);
     if (s < e) {
       int rc = pal::map_file_fixed(reinterpret_cast<void*>(base + s), e - s, pool_.fd(),
-                                   r.off + (s - pos), true);
+                                   r.off + (s - pos), false);
       if (rc != 0) return rc;
     }
     pos += r.len;
   }
-  return 0;
+  return pal::populate(reinterpret_cast<void*>(base + from), to - from);
 }
 
 // Give the spare back: the part queued for prefault holds pages now, so it
@@ -59,11 +60,12 @@ void Vmalloc::prefault_ahead(vm_struct* vm, size_t len) {
   vm->spare_queued += pool_.prefault({vm->spare.off + vm->spare_queued, want - vm->spare_queued});
 }
 
-// Append `extra` bytes of committed pages to the vm's runs: from the spare
-// holes, else by extending the last run in the pool, else as a new run (with
-// as many holes again kept as spare). A buffer that grows is written, so the
-// pages are allocated now (fallocate is a third of the cost of faulting holes
-// in one by one) and the next ones are prefaulted ahead.
+// Append `extra` bytes of pages to the vm's runs: from the spare holes,
+// else by extending the last run in the pool, else as a new run (with as
+// many holes again kept as spare). A buffer that grows is written, so
+// map_range faults them all in at once, and the next ones are allocated
+// ahead by io_uring on the other core (fallocate, which never overwrites
+// what the caller may have written meanwhile).
 int Vmalloc::add_pages(vm_struct* vm, size_t extra) {
   page_run& last = vm->runs[vm->nr_runs - 1];
   page_run added;
@@ -101,13 +103,9 @@ int Vmalloc::add_pages(vm_struct* vm, size_t extra) {
       vmas_ += 1;
     }
   }
-  // Pages queued for prefault are left to it (or to the populate of their
-  // mapping): a second fallocate would wait on the inode lock it holds.
-  if (!warm && pool_.commit({added.off + queued, added.len - queued}) != UVM_OK) {
-    drop_pages(vm, vm->size);
-    return UVM_ENOMEM;
-  }
-  prefault_ahead(vm, 8 * extra);
+  // Ahead: a bet that growth goes on, bounded so that a last big step does
+  // not allocate as much again for nothing.
+  prefault_ahead(vm, std::min(8 * extra, std::max(extra, kMaxAhead)));
   return UVM_OK;
 }
 

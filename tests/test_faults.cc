@@ -127,10 +127,11 @@ TEST_P(FaultTest, MmapFailsOnReallocGrowth) {
   }
 }
 
-TEST_P(FaultTest, FallocateFailsOnGrowth) {
-  // Growth commits its pages with fallocate: ENOSPC must fail the realloc.
+TEST_P(FaultTest, PopulateFailsOnGrowth) {
+  // Growth faults its pages in with MADV_POPULATE_READ: a lack of memory
+  // there (memory cgroup, full filesystem) must fail the realloc.
   Block& b = live_[7];
-  pal::inject_fault(fault::file_alloc, 1, ENOSPC, 100);
+  pal::inject_fault(fault::populate, 1, ENOMEM, 100);
   int st;
   void* q = vm_->realloc(b.p, 64 * MiB, nullptr, &st);
   EXPECT_EQ(q, nullptr);
