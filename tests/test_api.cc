@@ -19,9 +19,13 @@
 #include <vector>
 
 #include "config.h"
+#include "test_util.h"
 #include "uvmalloc/uvmalloc.h"
 
 namespace {
+
+using uvm::test::all_zero;
+using uvm::test::poke;
 
 constexpr size_t P = 4096;
 constexpr size_t MiB = size_t{1} << 20;
@@ -48,20 +52,6 @@ bool uring_works() {
 
 size_t round_up(size_t n) {
   return (n + P - 1) & ~(P - 1);
-}
-
-bool all_zero(const void* p, size_t n) {
-  const auto* c = static_cast<const unsigned char*>(p);
-  for (size_t i = 0; i < n; ++i)
-    if (c[i] != 0) return false;
-  return true;
-}
-
-// Write one byte at `p`; dies of SIGSEGV if it faults (ASan's handler would
-// otherwise turn the fault into a report and exit(1)).
-void poke(void* p) {
-  signal(SIGSEGV, SIG_DFL);
-  *static_cast<volatile char*>(p) = 1;
 }
 
 struct uvm_stats stats() {

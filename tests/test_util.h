@@ -1,5 +1,5 @@
-// Helpers shared by the tests: a fault probe, a small fast PRNG, and a
-// content pattern that tells which block (tag) and which offset a word
+// Helpers shared by the tests: a fault probe, a zero check, a small fast
+// PRNG, and a content pattern that tells which block (tag) and which offset a word
 // belongs to.
 #pragma once
 
@@ -15,6 +15,14 @@ namespace uvm::test {
 inline void poke(void* p) {
   signal(SIGSEGV, SIG_DFL);
   *static_cast<volatile char*>(p) = 1;
+}
+
+// True when [p, p + size) holds only zero bytes.
+inline bool all_zero(const void* p, size_t size) {
+  const auto* c = static_cast<const unsigned char*>(p);
+  for (size_t i = 0; i < size; ++i)
+    if (c[i] != 0) return false;
+  return true;
 }
 
 // splitmix64

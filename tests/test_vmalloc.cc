@@ -31,25 +31,14 @@
 namespace uvm {
 namespace {
 
+using uvm::test::all_zero;
 using uvm::test::fill;
+using uvm::test::poke;
 using uvm::test::verify;
 
 constexpr size_t P = pal::kPageSize;
 constexpr size_t MiB = size_t{1} << 20;
 constexpr size_t GiB = size_t{1} << 30;
-
-// Write one byte at `p` in a way that dies of SIGSEGV if it faults: under
-// ASan its own handler would turn the fault into a report and exit(1).
-void poke(char* p) {
-  signal(SIGSEGV, SIG_DFL);
-  *reinterpret_cast<volatile char*>(p) = 1;
-}
-
-bool all_zero(const char* p, size_t size) {
-  for (size_t i = 0; i < size; ++i)
-    if (p[i] != 0) return false;
-  return true;
-}
 
 size_t round_up(size_t n) {
   return (n + P - 1) & ~(P - 1);
