@@ -51,19 +51,9 @@ static void touch_pages(unsigned char** blocks, int count, size_t size, unsigned
   __asm__ volatile("" : : : "memory");
 }
 
-static long status_kib(const char* key) {
-  FILE* f = fopen("/proc/self/status", "r");
-  char line[256];
-  long v = -1;
-  size_t len = strlen(key);
-  while (f != NULL && fgets(line, sizeof line, f) != NULL)
-    if (strncmp(line, key, len) == 0 && line[len] == ':') v = strtol(line + len + 1, NULL, 10);
-  if (f != NULL) fclose(f);
-  return v;
-}
-
-static long meminfo_kib(const char* key) {
-  FILE* f = fopen("/proc/meminfo", "r");
+/* The value of "key:" in a /proc file of "key: value kB" lines, or -1. */
+static long proc_kib(const char* path, const char* key) {
+  FILE* f = fopen(path, "r");
   char line[256];
   long v = -1;
   size_t len = strlen(key);
@@ -79,7 +69,7 @@ static void phase(const char* what, int count, size_t size, int reps) {
   long anon = 0, shmem = 0, sys_shmem = 0;
   unsigned char** blocks = calloc((size_t)count, sizeof *blocks);
   for (int r = 0; r < reps; ++r) {
-    long shmem_before = meminfo_kib("Shmem");
+    long shmem_before = proc_kib("/proc/meminfo", "Shmem");
     for (int b = 0; b < count; ++b) {
       blocks[b] = malloc(size);
       if (blocks[b] == NULL) {
@@ -96,9 +86,9 @@ static void phase(const char* what, int count, size_t size, int reps) {
     double t2 = now_ms();
     touch_pages(blocks, count, size, 0x11);
     double t3 = now_ms();
-    anon = status_kib("RssAnon");
-    shmem = status_kib("RssShmem");
-    sys_shmem = meminfo_kib("Shmem") - shmem_before;
+    anon = proc_kib("/proc/self/status", "RssAnon");
+    shmem = proc_kib("/proc/self/status", "RssShmem");
+    sys_shmem = proc_kib("/proc/meminfo", "Shmem") - shmem_before;
 
     int go[2];
     if (pipe(go) != 0) exit(1);
