@@ -193,6 +193,10 @@ void PagePool::refill_locked() {
 int PagePool::alloc(size_t len, page_run* out, bool* warm) {
   std::lock_guard<std::mutex> g(lock_);
   reap_locked(false);
+  return alloc_locked(len, out, warm);
+}
+
+int PagePool::alloc_locked(size_t len, page_run* out, bool* warm) {
   size_t off;
   if (warm_.alloc(len, P, 0, kOffsetSpace, &off) == UVM_OK) {
     *warm = true;
@@ -214,30 +218,28 @@ int PagePool::alloc(size_t len, page_run* out, bool* warm) {
 }
 
 unsigned PagePool::alloc_runs(size_t len, unsigned max_runs, page_run* out, bool* warm) {
-  {
-    std::lock_guard<std::mutex> g(lock_);
-    reap_locked(false);
-    if (max_runs > 1 && warm_.largest() < len && warm_.bytes() >= len) {
-      unsigned n = 0;
-      size_t left = len;
-      uint64_t now = now_ms();
-      while (left > 0 && n < max_runs) {
-        size_t take = std::min(left, warm_.largest());
-        size_t off;
-        if (take == 0 || warm_.alloc(take, P, 0, kOffsetSpace, &off) != UVM_OK) break;
-        out[n++] = {off, take};
-        left -= take;
-      }
-      if (left == 0) {
-        ++st_.warm_hits;
-        st_.in_use += len;
-        *warm = true;
-        return n;
-      }
-      for (unsigned i = 0; i < n; ++i) warm_.insert_range(out[i].off, out[i].off + out[i].len, now);
+  std::lock_guard<std::mutex> g(lock_);
+  reap_locked(false);
+  if (max_runs > 1 && warm_.largest() < len && warm_.bytes() >= len) {
+    unsigned n = 0;
+    size_t left = len;
+    while (left > 0 && n < max_runs) {
+      size_t take = std::min(left, warm_.largest());
+      size_t off;
+      if (take == 0 || warm_.alloc(take, P, 0, kOffsetSpace, &off) != UVM_OK) break;
+      out[n++] = {off, take};
+      left -= take;
     }
+    if (left == 0) {
+      ++st_.warm_hits;
+      st_.in_use += len;
+      *warm = true;
+      return n;
+    }
+    uint64_t now = now_ms();
+    for (unsigned i = 0; i < n; ++i) warm_.insert_range(out[i].off, out[i].off + out[i].len, now);
   }
-  return alloc(len, out, warm) == UVM_OK ? 1 : 0;
+  return alloc_locked(len, out, warm) == UVM_OK ? 1 : 0;
 }
 
 int PagePool::take_cold_locked(size_t len, size_t* off) {

@@ -111,6 +111,7 @@ class PagePool {
   void refill_locked();
   bool release_locked(size_t off, size_t len);
   int ensure_size_locked(size_t end);
+  int alloc_locked(size_t len, page_run* out, bool* warm);
   int take_cold_locked(size_t len, size_t* off);
   void submit_locked();
 
