@@ -19,6 +19,7 @@
 
 #include "api_internal.h"
 #include "pal.h"
+#include "shim.h"
 #include "uvmalloc/uvmalloc.h"
 #include "vmalloc.h"
 
@@ -49,6 +50,9 @@ std::atomic<int> g_next_state{0};  // 0: unknown, 1: resolving, 2: ready
 alignas(64) unsigned char g_boot[256 * 1024];
 std::atomic<size_t> g_boot_used{0};
 
+// 0 until first read from the configuration (or set by mallopt).
+size_t g_threshold = 0;
+
 bool in_boot(const void* p) {
   auto a = reinterpret_cast<uintptr_t>(p);
   auto b = reinterpret_cast<uintptr_t>(g_boot);
@@ -73,6 +77,10 @@ size_t boot_size(const void* p) {
   memcpy(&size, static_cast<const unsigned char*>(p) - sizeof size, sizeof size);
   return size;
 }
+
+}  // namespace
+
+namespace uvm::shim {
 
 // Resolve the next allocator once; calls made meanwhile (from dlsym itself)
 // are served by the bootstrap arena.
@@ -106,24 +114,37 @@ bool next_ready() {
   return true;
 }
 
-size_t g_threshold_cache = 0;
 
 // Requests this large go to uvmalloc (read once from the configuration).
 size_t threshold() {
-  size_t t = __atomic_load_n(&g_threshold_cache, __ATOMIC_RELAXED);
+  size_t t = __atomic_load_n(&g_threshold, __ATOMIC_RELAXED);
   if (t != 0) return t;
   t = uvm::large_threshold();
-  if (t == 0) t = 1;
-  __atomic_store_n(&g_threshold_cache, t, __ATOMIC_RELAXED);
+  set_threshold(t);
   return t;
 }
 
-bool is_large(size_t size) {
-  return size >= threshold();
+void set_threshold(size_t bytes) {
+  __atomic_store_n(&g_threshold, bytes == 0 ? 1 : bytes, __ATOMIC_RELAXED);
+}
+
+void* next_symbol(const char* name) {
+  return dlsym(RTLD_NEXT, name);
 }
 
 bool ours(const void* p) {
   return p != nullptr && uvm_is_vmalloc_addr(p);
+}
+
+}  // namespace uvm::shim
+
+namespace {
+
+using uvm::shim::next_ready;
+using uvm::shim::ours;
+
+bool is_large(size_t size) {
+  return size >= uvm::shim::threshold();
 }
 
 void* large_alloc(size_t size, size_t align, unsigned flags, const void* caller) {
