@@ -58,6 +58,10 @@ void warn(const char* msg) {
 }
 
 bool g_env_read = false;  // UVMALLOC_CONF applied to g_cfg
+// The largest request the kernel would let anonymous memory commit (read at
+// init): memfd pages are charged only when touched, so without this check a
+// request glibc's mmap is refused succeeds and fails later, at a fault.
+size_t g_max_request = SIZE_MAX;
 
 // The settings in force: uvm_configure() calls, then UVMALLOC_CONF (read
 // once, so its warnings are printed once).
@@ -90,6 +94,9 @@ Vmalloc* instance() {
   vm = g_vm.load(std::memory_order_relaxed);
   if (vm != nullptr || g_failed) return vm;
   vm_config cfg = settings_locked();
+  pal::memory_limits lim = pal::read_memory_limits();
+  fit_reserve_to_limit(&cfg, lim.address_space);
+  g_max_request = lim.one_mapping;
   vm = new (g_storage) Vmalloc;
   if (vm->init(cfg) != UVM_OK) {
     warn(
@@ -127,7 +134,7 @@ Vmalloc* instance_if_ready() {
 
 void* alloc(size_t size, size_t align, unsigned flags, const void* caller) {
   Vmalloc* vm = instance();
-  if (vm == nullptr) {
+  if (vm == nullptr || size > g_max_request) {
     errno = ENOMEM;
     return nullptr;
   }
@@ -145,6 +152,10 @@ void* realloc(void* p, size_t size, const void* caller, const char* call) {
   Vmalloc* vm = p == nullptr ? instance() : instance_if_ready();
   if (vm == nullptr) {
     if (p != nullptr) report_bad_pointer(call, p, UVM_EFOREIGN);
+    errno = ENOMEM;
+    return nullptr;
+  }
+  if (size > g_max_request) {  // p is left as it is
     errno = ENOMEM;
     return nullptr;
   }

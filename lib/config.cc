@@ -139,4 +139,17 @@ int parse_config(const char* conf, vm_config* cfg, void (*warn)(const char* msg)
   return bad;
 }
 
+void fit_reserve_to_limit(vm_config* cfg, size_t as_limit) {
+  constexpr size_t kAlign = size_t{2} << 20;
+  constexpr size_t kPage = 4096;
+  size_t share = as_limit / 8;
+  share = share >= kAlign ? share & ~(kAlign - 1) : share & ~(kPage - 1);
+  if (share < cfg->reserve) cfg->reserve = share;
+  // A reserve set below min_reserve is still honoured, not refused. Halving
+  // a 2 MiB multiple three times keeps it a page multiple.
+  bool halve = as_limit != SIZE_MAX && cfg->reserve % kAlign == 0;
+  size_t floor = halve ? cfg->reserve / 8 : cfg->reserve;
+  if (floor < cfg->min_reserve) cfg->min_reserve = floor;
+}
+
 }  // namespace uvm

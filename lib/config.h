@@ -31,4 +31,11 @@ struct vm_config {
 // through `warn` (one message each) and skipped. Returns how many were bad.
 int parse_config(const char* conf, vm_config* cfg, void (*warn)(const char* msg));
 
+// Fit cfg->reserve and cfg->min_reserve to a soft RLIMIT_AS of `as_limit`
+// bytes (SIZE_MAX: none). The PROT_NONE reservation counts fully against the
+// limit and the next allocator needs the rest: take an eighth at most, 2 MiB
+// aligned (VmSpace::reserve aligns to huge pages), halving down to a
+// sixty-fourth if refused.
+void fit_reserve_to_limit(vm_config* cfg, size_t as_limit);
+
 }  // namespace uvm

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/sysinfo.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -236,6 +237,27 @@ const char* shmem_thp_mode() {
 
 long hugetlb_pages() {
   return read_long("/proc/sys/vm/nr_hugepages", 0);
+}
+
+memory_limits read_memory_limits() {
+  memory_limits lim{SIZE_MAX, SIZE_MAX};
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_AS, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY)
+    lim.address_space = static_cast<size_t>(rl.rlim_cur);
+  long mode = read_long("/proc/sys/vm/overcommit_memory", 0);
+  if (mode == 0) {  // the heuristic refuses one mapping beyond RAM + swap
+    struct sysinfo si;
+    if (sysinfo(&si) == 0)
+      lim.one_mapping = (static_cast<size_t>(si.totalram) + si.totalswap) * si.mem_unit;
+  } else if (mode == 2) {  // strict: nothing beyond CommitLimit can be committed
+    int fd = open("/proc/meminfo", O_RDONLY | O_CLOEXEC);
+    char buf[4096];
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0) close(fd);
+    const char* key = n > 0 ? (buf[n] = 0, strstr(buf, "CommitLimit:")) : nullptr;
+    if (key != nullptr) lim.one_mapping = static_cast<size_t>(strtoull(key + 12, nullptr, 10)) << 10;
+  }
+  return lim;
 }
 
 }  // namespace uvm::pal

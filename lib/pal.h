@@ -73,4 +73,14 @@ const char* shmem_thp_mode();
 // Huge pages reserved in the hugetlb pool (/proc/sys/vm/nr_hugepages).
 long hugetlb_pages();
 
+// The kernel's limits on this process's memory, read once at init (a few
+// syscalls): the soft RLIMIT_AS, and the largest single private mapping
+// overcommit accepts (vm.overcommit_memory 0: RAM + swap; 2: CommitLimit;
+// 1: none). SIZE_MAX where there is no limit or it cannot be read.
+struct memory_limits {
+  size_t address_space;
+  size_t one_mapping;
+};
+memory_limits read_memory_limits();
+
 }  // namespace uvm::pal

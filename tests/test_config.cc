@@ -263,5 +263,46 @@ TEST_F(ConfigTest, ParsingAppliesOnTopOfTheGivenConfig) {
   EXPECT_EQ(c.lazy_max, 0u);
 }
 
+// Under RLIMIT_AS the reservation is an eighth of the limit (2 MiB aligned),
+// so the next allocator keeps the rest; without one it is left alone.
+TEST(FitReserve, UnlimitedLeavesTheSettings) {
+  vm_config c;
+  fit_reserve_to_limit(&c, SIZE_MAX);
+  EXPECT_EQ(c.reserve, vm_config{}.reserve);
+  EXPECT_EQ(c.min_reserve, vm_config{}.min_reserve);
+}
+
+TEST(FitReserve, AnEighthOfTheLimitTwoMiBAligned) {
+  vm_config c;
+  fit_reserve_to_limit(&c, 2000000 * KiB);  // ulimit -v 2000000
+  EXPECT_EQ(c.reserve, 2000000 * KiB / 8 / (2 * MiB) * (2 * MiB));
+  EXPECT_EQ(c.reserve % (2 * MiB), 0u);
+  EXPECT_EQ(c.min_reserve, c.reserve / 8);  // halving stays page aligned
+  EXPECT_EQ(c.min_reserve % 4096, 0u);
+}
+
+TEST(FitReserve, NeverMoreThanTheSetting) {
+  vm_config c;
+  c.reserve = 64 * MiB;
+  fit_reserve_to_limit(&c, 64 * GiB);
+  EXPECT_EQ(c.reserve, 64 * MiB);
+  EXPECT_EQ(c.min_reserve, 8 * MiB);
+}
+
+TEST(FitReserve, ASmallReserveSettingIsNotRefused) {
+  vm_config c;
+  c.reserve = 256 * MiB;  // below min_reserve (1 GiB)
+  fit_reserve_to_limit(&c, SIZE_MAX);
+  EXPECT_EQ(c.reserve, 256 * MiB);
+  EXPECT_LE(c.min_reserve, c.reserve);
+}
+
+TEST(FitReserve, TinyLimitsStayPageMultiples) {
+  vm_config c;
+  fit_reserve_to_limit(&c, 10 * MiB);
+  EXPECT_EQ(c.reserve, 10 * MiB / 8 / 4096 * 4096);
+  EXPECT_EQ(c.min_reserve, c.reserve);  // no halving: it could leave pages
+}
+
 }  // namespace
 }  // namespace uvm
