@@ -2,6 +2,8 @@
 // the report for pointers that start no live area.
 #pragma once
 
+#include <signal.h>
+
 #include <cstddef>
 
 namespace uvm {
@@ -36,6 +38,18 @@ void free(void* p, const char* call);
 // Explain SIGSEGVs in the vmalloc space (segv.cc); chains to the handler
 // installed before it.
 void install_segv_handler();
+// sigaction(SIGSEGV, act, old) as the program sees it (the shim's
+// interposer): once our handler is in, the program's disposition is recorded
+// and reported back, never ours; before, the call goes to the kernel. 0, or
+// -1 with errno set.
+int segv_program_action(const struct sigaction* act, struct sigaction* old);
+
+namespace shim {
+// The C library's sigaction, past the shim's interposer (preload_signal.cc).
+// Weak: null outside the shim, where ::sigaction is the C library's.
+using sigaction_fn = int (*)(int, const struct sigaction*, struct sigaction*);
+[[gnu::weak]] sigaction_fn next_sigaction();
+}  // namespace shim
 
 // One line on stderr naming the call, the pointer and the area it falls in,
 // then abort() unless bad_free:warn is set.
