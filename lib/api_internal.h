@@ -5,6 +5,7 @@
 #include <signal.h>
 
 #include <cstddef>
+#include <cstdint>
 
 namespace uvm {
 
@@ -34,6 +35,20 @@ void* alloc(size_t size, size_t align, unsigned flags, const void* caller);
 // Bad pointers are reported (and abort unless bad_free:warn), naming `call`.
 void* realloc(void* p, size_t size, const void* caller, const char* call);
 void free(void* p, const char* call);
+
+// The program's memory calls on the vmalloc space (api_mm.cc), for the
+// shim's madvise, mprotect, mlock and mlockall: 0 or -errno, as the kernel
+// gives them on private anonymous memory. mm_space() gives the space's
+// bounds (false while there is no instance); the others take a page-aligned
+// range inside them.
+bool mm_space(uintptr_t* lo, uintptr_t* hi);
+int mm_advise(uintptr_t start, size_t len, int advice);
+int mm_protect(uintptr_t start, size_t len, int prot);
+int mm_lock(uintptr_t start, size_t len, unsigned flags, bool lock);
+// mlockall/munlockall for the whole process; mlockall with MCL_FUTURE
+// creates the instance first, so its reservation is never locked.
+int mm_lockall(int flags);
+int mm_unlockall();
 
 // Explain SIGSEGVs in the vmalloc space (segv.cc); chains to the handler
 // installed before it.

@@ -22,10 +22,14 @@
 namespace uvm {
 void Vmalloc::remap_private(const vm_struct* vm) {
   if ((vm->flags & VM_USERMAP) || !current(vm->gen)) return;  // shared on purpose / already private
+  mm_before_remap(vm);
   size_t pos = 0;
   for (unsigned i = 0; i < vm->nr_runs; pos += vm->runs[i++].len)
     pal::map_file_private_fixed(reinterpret_cast<void*>(vm->addr + pos), vm->runs[i].len,
                                 pool_.fd(), vm->runs[i].off);
+  // A new mapping has none of the old one's mprotect, mlock or
+  // MADV_DONTDUMP: the program's (vm_advise.cc) go back on.
+  mm_after_remap(vm);
 }
 
 void Vmalloc::fork_prepare() {

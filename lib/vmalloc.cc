@@ -1,5 +1,6 @@
 #include "vmalloc.h"
 
+#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -388,7 +389,13 @@ int Vmalloc::free(void* p) {
   // Shareable areas never wait in the lazy list: their memfd may be mapped
   // elsewhere, and reuse must never hand those pages to another.
   // Nor do areas from before a fork: each pins its whole old pool file.
-  if (cfg_.lazy_max > 0 && !(vm->flags & VM_USERMAP) && current(vm->gen)) {
+  // Nor blocks the program mprotect()ed, mlock()ed or madvise()d: their
+  // mapping must be replaced before anyone else gets the block. Nor any
+  // block under mlockall(MCL_FUTURE), whose purge would map locked PROT_NONE.
+  bool attrs = vm->attrs != nullptr;
+  if (attrs) mm_forget(vm);
+  if (cfg_.lazy_max > 0 && !(vm->flags & VM_USERMAP) && current(vm->gen) && !attrs &&
+      !mm_future_.load(std::memory_order_relaxed)) {
     lazy_add(vm);
     return UVM_OK;
   }
@@ -409,7 +416,15 @@ void Vmalloc::measure_touches(vm_struct* vm) {
 // Unmap an unlinked area at once (a use after free faults) and release it.
 void Vmalloc::unmap_now(vm_struct* vm) {
   mapped_ -= vm->size;
-  if (pal::map_none_fixed(reinterpret_cast<void*>(vm->addr), vm->size) == 0) {
+  // Under mlockall(MCL_FUTURE) the PROT_NONE put back is VM_LOCKED too:
+  // unlock the block first so both never count against RLIMIT_MEMLOCK at
+  // once, and the reservation after.
+  // TODO(pal): munlock.
+  bool future = mm_future_.load(std::memory_order_relaxed);
+  if (future) syscall(SYS_munlock, vm->addr, vm->size);
+  int rc = pal::map_none_fixed(reinterpret_cast<void*>(vm->addr), vm->size);
+  if (future) syscall(SYS_munlock, vm->addr, vm->size);
+  if (rc == 0) {
     vmas_ -= vmas_of(vm);
     release(vm);
   }

@@ -82,6 +82,9 @@ struct vm_struct {
   vm_struct* lru_prev;
   vm_struct* lru_next;
   vm_struct* purge_next;
+  // The program's own mprotect/mlock/madvise on the block (vm_advise.cc);
+  // null until it makes one.
+  struct vm_attrs* attrs;
 };
 
 struct vm_stats {
@@ -135,6 +138,19 @@ class Vmalloc {
   void fork_parent() { fork_switch(false); }
   void fork_child() { fork_switch(true); }
 
+  // The memory calls a program makes on its blocks (vm_advise.cc), for
+  // [start, start + len) inside the space, page aligned: 0 or -errno, as
+  // madvise(2), mprotect(2), mlock2(2)/munlock(2) and mlockall(2) give them
+  // on private anonymous memory. Same exclusion against fork as alloc().
+  int mm_advise(uintptr_t start, size_t len, int advice);
+  int mm_protect(uintptr_t start, size_t len, int prot);
+  int mm_lock(uintptr_t start, size_t len, unsigned flags, bool lock);
+  int mm_lockall(int flags);
+  int mm_unlockall();
+  // In the child after fork(), after fork_child(): DONTFORK ranges go,
+  // WIPEONFORK ranges read zeros, and memory locks are not inherited.
+  void mm_fork_child();
+
   // Unmap every lazily freed area now.
   void purge();
   // purge() and release every warm pool page.
@@ -143,6 +159,9 @@ class Vmalloc {
     pool_.release_all();
   }
 
+  // The vmalloc space, fixed at init.
+  uintptr_t space_start() const { return space_.start(); }
+  uintptr_t space_end() const { return space_.end(); }
   bool contains(const void* p) const { return space_.contains(reinterpret_cast<uintptr_t>(p)); }
   // Copy of the live area containing `p`; UVM_OK when `p` is its start,
   // UVM_EINTERIOR inside it, UVM_ENOTALLOC / UVM_EFOREIGN otherwise.
@@ -183,6 +202,17 @@ class Vmalloc {
   bool current(uint32_t gen) const { return gen == gen_; }
   void gen_put(uint32_t gen);
   void unmap_now(vm_struct* vm);
+  // vm_advise.cc: the records behind mm_*() and their re-application.
+  struct vm_attrs* attrs_get(vm_struct* vm, bool create);
+  void attrs_set(vm_struct* vm, uintptr_t s, uintptr_t e, unsigned clear, unsigned set);
+  void attrs_apply(const vm_struct* vm, uintptr_t s, uintptr_t e, bool locks) const;
+  bool attrs_any(const vm_struct* vm, uintptr_t s, uintptr_t e, unsigned bits) const;
+  void mm_forget(vm_struct* vm);
+  void mm_before_remap(const vm_struct* vm) const;
+  void mm_after_remap(const vm_struct* vm) const;
+  int mm_zero(vm_struct* vm, uintptr_t s, uintptr_t e);
+  template <typename Fn>
+  int mm_walk(uintptr_t start, size_t len, bool stop_at_gap, Fn&& fn);
   // A sampled area is being freed: teach populate_ how densely it was used.
   void measure_touches(vm_struct* vm);
   int init_blocks();
@@ -234,6 +264,16 @@ class Vmalloc {
   freed_area freed_[kFreedHistory];
   std::atomic<unsigned> freed_next_{0};
   void remember_freed(const vm_struct* vm);
+
+  // attrs_lock_ guards every vm_attrs record and vm_struct::attrs while the
+  // block is live (the block itself is the caller's, as in realloc: a
+  // program that frees it meanwhile has a use after free). fork_prepare
+  // and fork_child read them under the fork exclusion instead. Taken before
+  // the space's busy lock, never after it.
+  mutable std::mutex attrs_lock_;
+  // mlockall(MCL_FUTURE) is in force: new mappings are VM_LOCKED, so freed
+  // blocks skip the lazy list and their PROT_NONE is unlocked at once.
+  std::atomic<bool> mm_future_{false};
 
   mutable std::mutex lazy_lock_;
   SizeBins<vm_struct> lazy_bins_;
