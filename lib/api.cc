@@ -27,24 +27,75 @@ vm_config g_cfg;  // settings before init
 // Writer-preferring, so a fork is not starved by a stream of allocations.
 pthread_rwlock_t g_fork_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
 
+// Reads 1 in this process and 0 in any child made by fork, with or without
+// fork handlers (MADV_WIPEONFORK): how a child of _Fork(), a raw fork
+// syscall or clone() finds out, with one load per call. Null where the
+// kernel lacks WIPEONFORK (before 4.14).
+volatile unsigned char* g_sentinel = nullptr;
+// Set from the prepare handler to the parent's or child's: allocations made
+// by other fork handlers in between are not a fork without handlers.
+bool g_forking = false;
+
+void arm_sentinel() {
+  if (g_sentinel == nullptr) g_sentinel = static_cast<unsigned char*>(pal::map_wipe_on_fork());
+  if (g_sentinel != nullptr) *g_sentinel = 1;
+}
+
+}  // namespace
+
 void fork_prepare() {
   pthread_rwlock_wrlock(&g_fork_lock);
   g_init_lock.lock();
+  g_forking = true;
   if (Vmalloc* vm = g_vm.load()) vm->fork_prepare();
 }
 
 void fork_parent() {
   if (Vmalloc* vm = g_vm.load()) vm->fork_parent();
+  g_forking = false;
   g_init_lock.unlock();
   pthread_rwlock_unlock(&g_fork_lock);
 }
 
 void fork_child() {
   if (Vmalloc* vm = g_vm.load()) vm->fork_child();
+  arm_sentinel();
+  g_forking = false;
   g_init_lock.unlock();
   // The write lock belongs to the parent's thread id; the child's only thread
   // has another, so start from a fresh lock instead of unlocking.
   g_fork_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+}
+
+namespace {
+
+// What happened behind uvmalloc's back, mended before the next operation:
+//  - this is a child made without fork handlers. Its blocks still map the
+//    parent's pool file MAP_SHARED. They are remapped copy-on-write (so the
+//    child's writes never reach the parent) and the child goes on with a
+//    pool file of its own. What cannot be had this late: the parent's writes
+//    since the fork stay visible in the child until it writes the page too.
+//    Locks other parent threads held at the fork stay held, as for every
+//    allocator (only async-signal-safe calls are allowed after _Fork).
+//  - the program closed or replaced the pool file's descriptor.
+void mend(Vmalloc* vm) {
+  bool forked = g_sentinel != nullptr && *g_sentinel == 0 && !g_forking;
+  if (__builtin_expect(!forked && !vm->pool_lost(), 1)) return;
+  if (forked) {
+    static const char msg[] =
+        "uvmalloc: in a child made without fork handlers (_Fork, clone, a raw fork system call): "
+        "its blocks from before the fork are made copy-on-write only now\n";
+    if (write(2, msg, sizeof msg - 1) < 0) {
+      // stderr is gone: nothing more to say
+    }
+    g_fork_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+    fork_prepare();
+    fork_child();
+    return;
+  }
+  pthread_rwlock_wrlock(&g_fork_lock);
+  if (vm->pool_lost()) vm->replace_lost_file();
+  pthread_rwlock_unlock(&g_fork_lock);
 }
 
 int to_errno(int status) {
@@ -76,9 +127,15 @@ const vm_config& settings_locked() {
 // The report at exit goes to a copy of fd 2 taken at start: programs such as
 // coreutils and xz fclose(stderr) in their own exit code, before ours runs.
 int g_report_fd = -1;
+pal::file_id g_report_id;
 
 void print_at_exit() {
-  FILE* out = g_report_fd >= 0 ? fdopen(g_report_fd, "w") : nullptr;
+  // The program may have closed the copy and reused its number: then
+  // stderr itself, if it is still the file it was.
+  int fd = g_report_fd;
+  if (fd >= 0 && !pal::same_file(fd, g_report_id))
+    fd = pal::same_file(2, g_report_id) ? pal::dup_fd(2) : -1;
+  FILE* out = fd >= 0 ? fdopen(fd, "w") : nullptr;
   if (out == nullptr) return;
   uvm_stats_print(out);
   uvm_vmalloc_info(out);
@@ -89,7 +146,11 @@ void print_at_exit() {
 
 Vmalloc* instance() {
   Vmalloc* vm = g_vm.load(std::memory_order_acquire);
-  if (vm != nullptr || g_failed.load(std::memory_order_relaxed)) return vm;
+  if (vm != nullptr) {
+    mend(vm);
+    return vm;
+  }
+  if (g_failed.load(std::memory_order_relaxed)) return vm;
   std::lock_guard<std::mutex> g(g_init_lock);
   vm = g_vm.load(std::memory_order_relaxed);
   if (vm != nullptr || g_failed) return vm;
@@ -106,10 +167,12 @@ Vmalloc* instance() {
     return nullptr;  // the object is left as is: never used, never destroyed
   }
   if (cfg.stats_at_exit) {
-    g_report_fd = pal::dup_fd(2);
+    int fd = pal::dup_fd(2);
+    if (fd >= 0) g_report_fd = pal::own_fd(fd, &g_report_id);
     atexit(print_at_exit);
   }
   pthread_atfork(fork_prepare, fork_parent, fork_child);
+  arm_sentinel();
   if (cfg.segv_report) install_segv_handler();
   g_vm.store(vm, std::memory_order_release);
   return vm;
@@ -132,6 +195,12 @@ Vmalloc* instance_if_ready() {
   return g_vm.load(std::memory_order_acquire);
 }
 
+Vmalloc* instance_mended() {
+  Vmalloc* vm = g_vm.load(std::memory_order_acquire);
+  if (vm != nullptr) mend(vm);
+  return vm;
+}
+
 void* alloc(size_t size, size_t align, unsigned flags, const void* caller) {
   Vmalloc* vm = instance();
   if (vm == nullptr || size > g_max_request) {
@@ -149,7 +218,7 @@ void* alloc(size_t size, size_t align, unsigned flags, const void* caller) {
 }
 
 void* realloc(void* p, size_t size, const void* caller, const char* call) {
-  Vmalloc* vm = p == nullptr ? instance() : instance_if_ready();
+  Vmalloc* vm = p == nullptr ? instance() : instance_mended();
   if (vm == nullptr) {
     if (p != nullptr) report_bad_pointer(call, p, UVM_EFOREIGN);
     errno = ENOMEM;
@@ -235,7 +304,7 @@ __attribute__((noinline)) void* uvm_vrealloc(void* p, size_t size) {
 
 int uvm_vfree_status(void* p) {
   if (p == nullptr) return UVM_OK;
-  uvm::Vmalloc* vm = uvm::instance_if_ready();
+  uvm::Vmalloc* vm = uvm::instance_mended();
   if (vm == nullptr) return UVM_EFOREIGN;
   uvm::fork_guard g;
   return vm->free(p);

@@ -27,8 +27,16 @@ size_t large_threshold();
 
 // The process-wide instance, created on first call; null if it cannot be.
 Vmalloc* instance();
-// The instance if it exists already (no creation).
+// The instance if it exists already (no creation); async-signal-safe.
 Vmalloc* instance_if_ready();
+// The same, after mending a fork without handlers or a lost pool descriptor
+// (api.cc mend()): what every operation that may use pages calls.
+Vmalloc* instance_mended();
+
+// The fork handlers (pthread_atfork), for the shim's _Fork().
+void fork_prepare();
+void fork_parent();
+void fork_child();
 // The allocation entry points behind the C API, for callers (the preload
 // shim) that name their own caller and call: null with errno set on failure.
 void* alloc(size_t size, size_t align, unsigned flags, const void* caller);

@@ -25,8 +25,7 @@ void Vmalloc::remap_private(const vm_struct* vm) {
   mm_before_remap(vm);
   size_t pos = 0;
   for (unsigned i = 0; i < vm->nr_runs; pos += vm->runs[i++].len)
-    pal::map_file_private_fixed(reinterpret_cast<void*>(vm->addr + pos), vm->runs[i].len,
-                                pool_.fd(), vm->runs[i].off);
+    pool_.map_private(reinterpret_cast<void*>(vm->addr + pos), vm->runs[i]);
   // A new mapping has none of the old one's mprotect, mlock or
   // MADV_DONTDUMP: the program's (vm_advise.cc) go back on.
   mm_after_remap(vm);
@@ -44,8 +43,7 @@ void Vmalloc::fork_prepare() {
       size_t pos = 0;
       for (size_t i = 0; i < vm->nr_handles; pos += vm->handles[i++]->run.len)
         if (current(vm->handles[i]->gen))
-          pal::map_file_private_fixed(reinterpret_cast<void*>(vm->addr + pos),
-                                      vm->handles[i]->run.len, pool_.fd(), vm->handles[i]->run.off);
+          pool_.map_private(reinterpret_cast<void*>(vm->addr + pos), vm->handles[i]->run);
     } else if (a.flags == VMAP_RAM) {
       remap_block_private(static_cast<const vmap_block*>(a.vm));
     }
@@ -55,10 +53,11 @@ void Vmalloc::fork_prepare() {
   for (const vm_struct* vm = lru_head_; vm != nullptr; vm = vm->lru_next) remap_private(vm);
 }
 
-void Vmalloc::fork_switch(bool child) {
-  ++forks_;
-  int old = pool_.switch_file(child);
-  if (old < 0) {
+void Vmalloc::fork_switch(bool child, bool lost) {
+  if (!lost) ++forks_;
+  pal::file_id old_id = pool_.id();
+  int old;
+  if (pool_.switch_file(child, lost, &old) != UVM_OK) {
     // No new pool file: reusing the old one would share pages with the other
     // process, so stop allocating (the shim falls through to the next
     // allocator).
@@ -82,13 +81,15 @@ void Vmalloc::fork_switch(bool child) {
   }
   {
     std::lock_guard<std::mutex> g(gen_lock_);
-    if (refs == 0) {
-      close(old);
+    if (old < 0) {
+      // Lost: the number is not ours to close.
+    } else if (refs == 0) {
+      pal::close_owned(old, old_id);
     } else {
       int slot = 0;
       while (slot < kMaxOldFiles && old_files_[slot].refs > 0) ++slot;
       // With no slot left the file simply stays open for good.
-      if (slot < kMaxOldFiles) old_files_[slot] = {gen_, old, refs};
+      if (slot < kMaxOldFiles) old_files_[slot] = {gen_, old, old_id, refs};
     }
     ++gen_;
   }
@@ -101,7 +102,7 @@ void Vmalloc::gen_put(uint32_t gen) {
   std::lock_guard<std::mutex> g(gen_lock_);
   for (old_file& f : old_files_) {
     if (f.refs > 0 && f.gen == gen && --f.refs == 0) {
-      close(f.fd);
+      pal::close_owned(f.fd, f.id);
       f = {};
       return;
     }

@@ -49,13 +49,31 @@ PagePool::~PagePool() {
     std::lock_guard<std::mutex> g(lock_);
     reap_locked(true);
   }
-  if (fd_ >= 0) close(fd_);
+  if (!lost()) pal::close_owned(fd_, id_);
+}
+
+bool PagePool::file_ok() const {
+  if (lost()) return false;
+  if (pal::same_file(fd_, id_)) return true;
+  lost_.store(true, std::memory_order_relaxed);
+  return false;
+}
+
+int PagePool::map(void* addr, page_run run, bool populate) const {
+  if (!file_ok()) return -EBADF;
+  return pal::map_file_fixed(addr, run.len, fd_, run.off, populate);
+}
+
+int PagePool::map_private(void* addr, page_run run) const {
+  if (!file_ok()) return -EBADF;
+  return pal::map_file_private_fixed(addr, run.len, fd_, run.off);
 }
 
 int PagePool::init(const pool_config& cfg) {
   cfg_ = cfg;
   fd_ = pal::page_file_create("uvmalloc");
   if (fd_ < 0) return UVM_ENOMEM;
+  fd_ = pal::own_fd(fd_, &id_);
   if (cold_.insert_range(0, kOffsetSpace) != UVM_OK) return UVM_ENOMEM;
   if (cfg.uring) async_.init(64);  // failure just means synchronous work
   st_.async = async_.enabled();
@@ -75,6 +93,7 @@ void PagePool::configure(const pool_config& cfg) {
 int PagePool::ensure_size_locked(size_t end) {
   if (end <= file_size_) return UVM_OK;
   size_t want = (end + kGrowStep - 1) / kGrowStep * kGrowStep;
+  if (!file_ok()) return UVM_ENOMEM;
   // RLIMIT_FSIZE may allow the exact size but not the rounded one.
   if (pal::file_set_size(fd_, want) != 0 && pal::file_set_size(fd_, want = end) != 0)
     return UVM_ENOMEM;
@@ -92,6 +111,10 @@ void PagePool::submit_locked() {
 // Punch [off, off + len): through io_uring when it takes it, else right here.
 // False when the punch failed and the pages went back to warm.
 bool PagePool::release_locked(size_t off, size_t len) {
+  if (!file_ok()) {  // never punch what may be the program's file now
+    warm_.insert_range(off, off + len, now_ms());
+    return false;
+  }
   if (async_.queue(fd_, pal::file_op::punch, off, len, make_tag(job::punch, off, len))) {
     st_.released += len;
     st_.in_flight += len;
@@ -116,7 +139,7 @@ void PagePool::reap_locked(bool wait) {
         if (tag_job(tag) == job::prefault) return;  // the owner's pages: nothing to move
         st_.in_flight -= len;
         if (tag_job(tag) == job::punch) {
-          if (res == 0 || pal::file_punch(fd_, off, len) == 0) {
+          if (res == 0 || (file_ok() && pal::file_punch(fd_, off, len) == 0)) {
             cold_.insert_range(off, off + len);
             refill_paused_ = false;
           } else {  // still holds data: keep it warm
@@ -292,7 +315,7 @@ size_t PagePool::prefault(page_run run) {
   reap_locked(false);
   // Best effort: a full ring just means the pages fault in on touch.
   size_t done = 0;
-  while (done < run.len) {
+  while (done < run.len && file_ok()) {
     size_t len = std::min(run.len - done, kPrefaultChunk);
     if (!async_.queue(fd_, pal::file_op::alloc, run.off + done, len,
                       make_tag(job::prefault, run.off + done, len)))
@@ -340,18 +363,24 @@ void PagePool::lock_all() {
   reap_locked(true);
 }
 
-int PagePool::switch_file(bool child) {
+int PagePool::switch_file(bool child, bool lost, int* old) {
   int fd = pal::page_file_create("uvmalloc");
-  if (fd < 0) return -1;  // keep the old file: correctness does not depend on it
-  int old = fd_;
-  if (!child) {
+  if (fd < 0) return UVM_ENOMEM;  // keep the old file: correctness does not depend on it
+  *old = lost ? -1 : fd_;
+  if (lost) {
+    // The ring's descriptor may be gone too, and closing its number could
+    // close the program's file: drop the ring without closing anything and
+    // go on synchronously. Whatever it had queued was checked when queued.
+    async_.abandon();
+    st_.async = false;
+  } else if (child) {
+    async_.reinit_in_child(64);
+    st_.async = async_.enabled();
+  } else if (file_ok()) {
     // Free offsets of the old file are mapped by nobody (the child switches
     // too): give their pages back.
     for (vmap_area* va = warm_.first(); va != nullptr; va = va->next)
-      pal::file_punch(old, va->va_start, va->size());
-  } else {
-    async_.reinit_in_child(64);
-    st_.async = async_.enabled();
+      pal::file_punch(fd_, va->va_start, va->size());
   }
   while (vmap_area* va = warm_.first()) {
     warm_.erase(va);
@@ -362,13 +391,14 @@ int PagePool::switch_file(bool child) {
     vmap_area_cache().free(va);
   }
   cold_.insert_range(0, kOffsetSpace);
-  fd_ = fd;
+  fd_ = pal::own_fd(fd, &id_);
+  lost_.store(false, std::memory_order_relaxed);
   file_size_ = 0;
   st_.file_size = 0;
   st_.in_use = 0;
   st_.in_flight = 0;
   pending_submit_ = false;
-  return old;
+  return UVM_OK;
 }
 
 pool_stats PagePool::stats() const {
@@ -379,7 +409,7 @@ pool_stats PagePool::stats() const {
 }
 
 size_t PagePool::file_allocated() const {
-  return pal::file_allocated(fd_);
+  return file_ok() ? pal::file_allocated(fd_) : 0;
 }
 
 std::string PagePool::check() const {

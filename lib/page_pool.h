@@ -13,12 +13,14 @@
 // what hands shmem back to the kernel.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
 #include <string>
 
 #include "free_tree.h"
+#include "pal.h"
 #include "pal_uring.h"
 
 namespace uvm {
@@ -32,7 +34,11 @@ struct pool_config {
   size_t pool_max = size_t{256} << 20;  // warm free bytes kept
   uint64_t decay_ms = 1000;             // warm pages older than this are released
   size_t refill = size_t{64} << 20;     // most warm bytes kept ready ahead of demand
-  bool uring = true;                    // use io_uring for release and refill
+  // io_uring for release, refill and prefault. Off by default: its io-wq
+  // worker is a thread of the process that stays for good once it ran,
+  // which programs see (/proc/self/task, unshare(CLONE_NEWUSER), Python's
+  // fork warning).
+  bool uring = false;
 };
 
 struct pool_stats {
@@ -92,11 +98,28 @@ class PagePool {
   // old memfd is handed back; its pages now belong to the areas that map
   // them (copy-on-write) and are never reused. In the parent the old file's
   // free warm pages are punched; the child makes its own io_uring.
+  //
+  // With `lost` (the descriptor was found closed or replaced) nothing of the
+  // old one is touched, since it may be the program's file now, and *old
+  // gets -1. UVM_OK, or UVM_ENOMEM with nothing changed when no new file can
+  // be made.
   void lock_all();
-  int switch_file(bool child);
+  int switch_file(bool child, bool lost, int* old);
   void unlock_all() { lock_.unlock(); }
 
+  // Map a run of the pool file at `addr` (MAP_SHARED|MAP_FIXED, prefaulted
+  // with `populate`), or copy-on-write (fork). Each first checks that the
+  // descriptor still names the pool file: the program may have closed it or
+  // put a file of its own under its number. 0 or -errno (-EBADF then, and
+  // lost() is true until the caller switches to a new file).
+  int map(void* addr, page_run run, bool populate) const;
+  int map_private(void* addr, page_run run) const;
+  // The pool file's descriptor was closed or replaced under us.
+  bool lost() const { return lost_.load(std::memory_order_relaxed); }
+  // For tests only: the library maps through map() and map_private().
   int fd() const { return fd_; }
+  // The pool file's identity, for closing an old descriptor safely.
+  pal::file_id id() const { return id_; }
   pool_stats stats() const;
   // Bytes the memfd really holds (fstat st_blocks).
   size_t file_allocated() const;
@@ -114,10 +137,14 @@ class PagePool {
   int alloc_locked(size_t len, page_run* out, bool* warm);
   int take_cold_locked(size_t len, size_t* off);
   void submit_locked();
+  // The descriptor still names the pool file; else mark it lost.
+  bool file_ok() const;
 
   mutable std::mutex lock_;
   pool_config cfg_;
   int fd_ = -1;
+  pal::file_id id_;
+  mutable std::atomic<bool> lost_{false};
   size_t file_size_ = 0;
   FreeAreaTree warm_;
   FreeAreaTree cold_;

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -54,6 +55,16 @@ const void* map_zeros(size_t size) {
   return p == MAP_FAILED ? nullptr : p;
 }
 
+void* map_wipe_on_fork() {
+  void* p = mmap(nullptr, kPageSize, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (p == MAP_FAILED) return nullptr;
+  if (madvise(p, kPageSize, MADV_WIPEONFORK) != 0) {
+    munmap(p, kPageSize);
+    return nullptr;
+  }
+  return p;
+}
+
 int unmap(void* addr, size_t size) {
   return munmap(addr, size) == 0 ? 0 : -errno;
 }
@@ -93,6 +104,89 @@ int sealed_file_create(const char* name, size_t size) {
 int dup_fd(int fd) {
   int nfd = fcntl(fd, F_DUPFD_CLOEXEC, 3);
   return nfd < 0 ? -errno : nfd;
+}
+
+namespace {
+
+// Registered descriptors; -1 marks a free slot. More than this many at once
+// (only fork after fork with old pool files still referenced) just go
+// unregistered: still checked before use, only not shielded from close().
+constexpr int kOwnedSlots = 128;
+std::atomic<int> g_owned[kOwnedSlots];
+std::atomic<bool> g_owned_init{false};
+
+void owned_init() {
+  if (g_owned_init.load(std::memory_order_acquire)) return;
+  for (auto& s : g_owned) s.store(-1, std::memory_order_relaxed);
+  g_owned_init.store(true, std::memory_order_release);
+}
+
+void owned_add(int fd) {
+  owned_init();
+  for (auto& s : g_owned) {
+    int free_slot = -1;
+    if (s.compare_exchange_strong(free_slot, fd)) return;
+  }
+}
+
+void owned_remove(int fd) {
+  for (auto& s : g_owned) {
+    int want = fd;
+    if (s.compare_exchange_strong(want, -1)) return;
+  }
+}
+
+// The lowest number own_fd() moves to: high enough that shells' dup2 over
+// low numbers and a program's own files never meet it, low enough that the
+// kernel's descriptor table stays small.
+int high_floor() {
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return 768;
+  long cur = static_cast<long>(rl.rlim_cur);
+  return static_cast<int>(std::max(3L, std::min(cur - cur / 4, 768L)));
+}
+
+}  // namespace
+
+int own_fd(int fd, file_id* id) {
+  int high = fcntl(fd, F_DUPFD_CLOEXEC, high_floor());
+  if (high >= 0) {
+    close(fd);
+    fd = high;
+  }
+  struct stat st;
+  if (fstat(fd, &st) == 0)
+    *id = {static_cast<uint64_t>(st.st_dev), static_cast<uint64_t>(st.st_ino)};
+  owned_add(fd);
+  return fd;
+}
+
+bool same_file(int fd, const file_id& id) {
+  struct stat st;
+  int err;
+  if (injected(fault::fd_lost, &err)) return false;
+  return fstat(fd, &st) == 0 && static_cast<uint64_t>(st.st_dev) == id.dev &&
+         static_cast<uint64_t>(st.st_ino) == id.ino;
+}
+
+void close_owned(int fd, const file_id& id) {
+  if (fd < 0) return;
+  owned_remove(fd);
+  if (same_file(fd, id)) close(fd);
+}
+
+bool fd_owned(int fd) {
+  if (fd < 0 || !g_owned_init.load(std::memory_order_acquire)) return false;
+  for (const auto& s : g_owned)
+    if (s.load(std::memory_order_relaxed) == fd) return true;
+  return false;
+}
+
+bool fd_owned_above(int fd) {
+  if (!g_owned_init.load(std::memory_order_acquire)) return false;
+  for (const auto& s : g_owned)
+    if (s.load(std::memory_order_relaxed) > fd) return true;
+  return false;
 }
 
 int file_set_size(int fd, size_t size) {
@@ -255,7 +349,8 @@ memory_limits read_memory_limits() {
     ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
     if (fd >= 0) close(fd);
     const char* key = n > 0 ? (buf[n] = 0, strstr(buf, "CommitLimit:")) : nullptr;
-    if (key != nullptr) lim.one_mapping = static_cast<size_t>(strtoull(key + 12, nullptr, 10)) << 10;
+    if (key != nullptr)
+      lim.one_mapping = static_cast<size_t>(strtoull(key + 12, nullptr, 10)) << 10;
   }
   return lim;
 }

@@ -23,6 +23,9 @@ void* map_anon(size_t size);
 // failure.
 const void* map_zeros(size_t size);
 int unmap(void* addr, size_t size);
+// One private anonymous page that every fork child sees as zeros
+// (MADV_WIPEONFORK), or null where the kernel lacks it.
+void* map_wipe_on_fork();
 
 // The memfd whose offsets are uvmalloc's physical pages: memfd_create with
 // MFD_CLOEXEC, or an unlinked file in /dev/shm where memfd_create is refused.
@@ -33,6 +36,25 @@ int page_file_create(const char* name);
 int sealed_file_create(const char* name, size_t size);
 // A new O_CLOEXEC descriptor for the same file, or -errno.
 int dup_fd(int fd);
+
+// Descriptors are the program's to close (close_range, dup2 over a number):
+// every descriptor uvmalloc keeps is moved to a high number, registered, and
+// checked against the file it was opened for before each use.
+struct file_id {
+  uint64_t dev = 0, ino = 0;
+};
+// Move `fd` to a high number (O_CLOEXEC), register it as uvmalloc's, and
+// return the new number (the old one is closed); `fd` itself when no high
+// number is free. *id gets the file's identity.
+int own_fd(int fd, file_id* id);
+// True when `fd` still refers to the file `id` names (fstat device and inode).
+bool same_file(int fd, const file_id& id);
+// Close a registered descriptor, but only while it is still that file.
+void close_owned(int fd, const file_id& id);
+// True when `fd` is one uvmalloc registered (async-signal-safe, lock-free).
+bool fd_owned(int fd);
+// True when some registered descriptor is above `fd`.
+bool fd_owned_above(int fd);
 // Grow the file to `size` bytes. Refused with -EFBIG, before the kernel would
 // raise SIGXFSZ, when RLIMIT_FSIZE is lower.
 int file_set_size(int fd, size_t size);

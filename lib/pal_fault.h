@@ -17,6 +17,7 @@ enum class fault : int {
   populate,    // populate (MADV_POPULATE_READ)
   uring_init,  // io_uring_queue_init
   uring_cqe,   // an io_uring completion (its result becomes -errno)
+  fd_lost,     // same_file: the descriptor no longer names its file
   count
 };
 

@@ -35,6 +35,12 @@ class AsyncFile {
   // In a fork child: drop the parent's ring (its queues are shared memory
   // with the parent) and make a new one.
   void reinit_in_child(unsigned entries);
+  // Stop using the ring without closing or unmapping anything (its
+  // descriptor number may belong to someone else now).
+  void abandon() {
+    enabled_ = false;
+    inflight_ = 0;
+  }
   bool enabled() const { return enabled_; }
   unsigned inflight() const { return inflight_; }
 

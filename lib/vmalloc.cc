@@ -304,10 +304,10 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
   size_t done = 0;
   for (unsigned i = 0; i < nr; done += vm->runs[i++].len) {
     void* at = static_cast<char*>(addr) + done;
-    rc = pal::map_file_fixed(at, vm->runs[i].len, pool_.fd(), vm->runs[i].off, populate);
+    rc = pool_.map(at, vm->runs[i], populate);
     if (rc == -ENOMEM) {  // the kernel's VMA limit, reached by someone else
       purge();
-      rc = pal::map_file_fixed(at, vm->runs[i].len, pool_.fd(), vm->runs[i].off, populate);
+      rc = pool_.map(at, vm->runs[i], populate);
     }
     if (rc != 0) break;
   }

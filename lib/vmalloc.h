@@ -135,8 +135,16 @@ class Vmalloc {
   // continue with a new pool file, so nothing written later is shared. The
   // caller guarantees no other operation runs meanwhile.
   void fork_prepare();
-  void fork_parent() { fork_switch(false); }
-  void fork_child() { fork_switch(true); }
+  void fork_parent() { fork_switch(false, false); }
+  void fork_child() { fork_switch(true, false); }
+  // The pool file's descriptor was closed or replaced by the program (a
+  // raw close_range, dup2 over its number): every use of it since has
+  // failed safe. replace_lost_file() goes on with a new pool file; areas in
+  // the old one keep their pages (their mappings hold the file) and are
+  // handled as areas from before a fork, except that a later fork cannot
+  // make them private. Same exclusion as fork_prepare.
+  bool pool_lost() const { return pool_.lost(); }
+  void replace_lost_file() { fork_switch(false, true); }
 
   // The memory calls a program makes on its blocks (vm_advise.cc), for
   // [start, start + len) inside the space, page aligned: 0 or -errno, as
@@ -194,7 +202,7 @@ class Vmalloc {
   // The area start behind a caller's pointer (different under efence).
   uintptr_t area_of(const void* p) const;
   size_t fence_offset(size_t mapped, size_t size, size_t align, size_t guard) const;
-  void fork_switch(bool child);
+  void fork_switch(bool child, bool lost);
   void remap_private(const vm_struct* vm);
   void remap_block_private(const struct vmap_block* b);
   // Pages of an older pool file are never reused; the file is closed when
@@ -246,6 +254,7 @@ class Vmalloc {
   struct old_file {
     uint32_t gen;
     int fd;
+    pal::file_id id;
     long refs;
   };
   static constexpr int kMaxOldFiles = 64;

@@ -106,9 +106,7 @@ void Vmalloc::remap_block_private(const vmap_block* b) {
       ++j;
       continue;
     }
-    if (current(h->gen))
-      pal::map_file_private_fixed(reinterpret_cast<void*>(b->start + j * P), h->run.len, pool_.fd(),
-                                  h->run.off);
+    if (current(h->gen)) pool_.map_private(reinterpret_cast<void*>(b->start + j * P), h->run);
     j += pages_of(h);
   }
 }
@@ -145,8 +143,7 @@ void* Vmalloc::vm_map_ram(uvm_pages* const* pages, size_t count, int* status) {
   size_t pos = 0;
   int rc = 0;
   for (size_t i = 0; i < count && rc == 0; ++i) {
-    rc = pal::map_file_fixed(reinterpret_cast<void*>(addr + pos * P), pages[i]->run.len, pool_.fd(),
-                             pages[i]->run.off, false);
+    rc = pool_.map(reinterpret_cast<void*>(addr + pos * P), pages[i]->run, false);
     pos += pages_of(pages[i]);
   }
   b->next += total;  // even on failure: those pages of the block stay unused

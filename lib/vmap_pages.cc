@@ -90,8 +90,7 @@ void* Vmalloc::vmap(uvm_pages* const* pages, size_t count, unsigned flags, const
   size_t pos = 0;
   for (size_t i = 0; i < count && rc == 0; ++i) {
     // No populate: a handle's holes are committed only when touched.
-    rc = pal::map_file_fixed(reinterpret_cast<void*>(va->va_start + pos), pages[i]->run.len,
-                             pool_.fd(), pages[i]->run.off, false);
+    rc = pool_.map(reinterpret_cast<void*>(va->va_start + pos), pages[i]->run, false);
     pos += pages[i]->run.len;
   }
   if (rc != 0) {

@@ -33,8 +33,7 @@ int Vmalloc::map_range(const vm_struct* vm, uintptr_t base, size_t from, size_t 
     const page_run& r = vm->runs[i];
     size_t s = std::max(from, pos), e = std::min(to, pos + r.len);
     if (s < e) {
-      int rc = pal::map_file_fixed(reinterpret_cast<void*>(base + s), e - s, pool_.fd(),
-                                   r.off + (s - pos), false);
+      int rc = pool_.map(reinterpret_cast<void*>(base + s), {r.off + (s - pos), e - s}, false);
       if (rc != 0) return rc;
     }
     pos += r.len;

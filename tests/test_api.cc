@@ -1,6 +1,6 @@
 // Public C API tests on the process-wide instance. CTest runs this binary
-// twice: with the defaults, and with UVMALLOC_CONF=uring:0,lazy:0 (the
-// synchronous fallback and immediate unmap); the expectations that differ
+// twice: with the defaults (synchronous), and with UVMALLOC_CONF=uring:1,lazy:0
+// (io_uring and immediate unmap); the expectations that differ
 // read the mode from UVMALLOC_CONF.
 #include <gtest/gtest.h>
 #include <liburing.h>

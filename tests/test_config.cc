@@ -100,7 +100,7 @@ TEST_F(ConfigTest, EachKeyAlone) {
       {"stats:true", [](const vm_config& c) { return c.stats_at_exit; }},
       {"pool_max:5K", [](const vm_config& c) { return c.pool.pool_max == 5 * KiB; }},
       {"refill:0", [](const vm_config& c) { return c.pool.refill == 0; }},
-      {"uring:false", [](const vm_config& c) { return !c.pool.uring; }},
+      {"uring:true", [](const vm_config& c) { return c.pool.uring; }},
       {"decay_ms:7", [](const vm_config& c) { return c.pool.decay_ms == 7; }},
       {"vma_max:20", [](const vm_config& c) { return c.vma_max == 20; }},
       {"vma_headroom:0", [](const vm_config& c) { return c.vma_headroom == 0; }},
@@ -172,7 +172,7 @@ TEST_F(ConfigTest, Booleans) {
   EXPECT_EQ(parse("thp:maybe,stats:2,uring:on"), 3);
   EXPECT_TRUE(cfg.thp);
   EXPECT_FALSE(cfg.stats_at_exit);
-  EXPECT_TRUE(cfg.pool.uring);
+  EXPECT_FALSE(cfg.pool.uring);  // a bad value leaves the default (off)
 }
 
 TEST_F(ConfigTest, BadValuesAreReportedWithTheKeyAndSkipped) {
