@@ -263,6 +263,7 @@ void install_segv_handler() {
   action_lock lock;
   if (g_installed.load(std::memory_order_relaxed)) return;
   struct sigaction prev, ours;
+  memset(&prev, 0, sizeof prev);  // glibc fills only the kernel's 64 signals of the mask
   if (sys_sigaction()(SIGSEGV, nullptr, &prev) != 0) return;
   if (install_ours(prev.sa_flags) != 0) return;
   if (sys_sigaction()(SIGSEGV, nullptr, &ours) == 0) g_restorer = ours.sa_restorer;

@@ -3,7 +3,8 @@
  * A 4 MiB block is allocated first, so under the shim uvmalloc is up and its
  * fault handler installed. Each case runs in a child and the parent prints
  * how the child ended (so the parent exits normally and uvmalloc's stats
- * prove it served the block); "direct" runs the case in the process itself,
+ * prove it served the block); "early_" cases set their handler before the
+ * block, so before uvmalloc's; "direct" runs the case in the process itself,
  * whose own status compat.sh then compares. */
 #define _GNU_SOURCE
 #include <malloc.h>
@@ -236,6 +237,16 @@ static int run_case(const char* c) {
     query("ignored");
     set((void*)SIG_DFL, SA_RESTART, 0);
     query("default");
+  } else if (strcmp(c, "early_resethand") == 0) { /* set in main, before the block */
+    query("inherited");
+    raise(SIGSEGV);
+    report("first");
+    query("after first");
+    raise(SIGSEGV); /* SIG_DFL again: killed */
+  } else if (strcmp(c, "early_fix_own_page") == 0) {
+    protect_page();
+    touch_page();
+    report("fixed");
   } else if (strcmp(c, "ign_raise") == 0) {
     set((void*)SIG_IGN, 0, 0);
     raise(SIGSEGV);
@@ -272,6 +283,9 @@ int main(int argc, char** argv) {
   setvbuf(stdout, NULL, _IONBF, 0);
   struct rlimit core = {1, 1}; /* below one page: no core dump, even through a pipe */
   setrlimit(RLIMIT_CORE, &core);
+  /* Handlers set before uvmalloc starts (and installs its own). */
+  if (strcmp(argv[1], "early_resethand") == 0) set((void*)h_info, SA_SIGINFO | SA_RESETHAND, 1);
+  if (strcmp(argv[1], "early_fix_own_page") == 0) set((void*)h_fix, SA_SIGINFO, 0);
   g_block = malloc(BLOCK);
   UVMT_REQUIRE(g_block != NULL);
   memset(g_block, 1, BLOCK);

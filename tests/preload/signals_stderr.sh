@@ -29,6 +29,7 @@ expect() {
   echo "  $case: status $rc, ${pattern:-no report}"
 }
 expect fix_own_page 0 ''
+expect early_fix_own_page 0 ''
 expect raise_siginfo 0 ''
 expect raise_dfl 139 ''
 expect kill_dfl 139 ''
