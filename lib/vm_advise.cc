@@ -18,12 +18,15 @@
 // goes back) while the pages are the current pool file's, and from fresh
 // anonymous pages mapped over the range once they are an older file's,
 // which other processes' snapshots still share.
+#include <fcntl.h>
 #include <sys/mman.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
+#include <cstdlib>
 #include <cstring>
 
 #include "pal.h"
@@ -306,6 +309,72 @@ int Vmalloc::mm_lock(uintptr_t start, size_t len, unsigned flags, bool lock) {
   });
 }
 
+// mlockall(MCL_CURRENT) without CAP_IPC_LOCK: the kernel refuses it with
+// ENOMEM when the whole address space, 64 GiB of reservation included, is
+// over RLIMIT_MEMLOCK. Do what it does for the process without the
+// reservation: the same check on the rest, then every mapping outside the
+// space and every live block locked (MCL_FUTURE set on its own first).
+int Vmalloc::lock_current_unprivileged(int flags) {
+  // /proc/self/maps, read without malloc (we may be under the shim): a line
+  // is at most ~100 bytes before the path, and at most vm.max_map_count.
+  constexpr size_t kBuf = size_t{16} << 20;
+  auto* buf = static_cast<char*>(pal::map_anon(kBuf));  // untouched pages cost nothing
+  if (buf == nullptr) return -ENOMEM;
+  int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  size_t len = 0;
+  for (ssize_t n = 1; fd >= 0 && n > 0 && len<kBuf - 1; len += n> 0 ? n : 0)
+    n = read(fd, buf + len, kBuf - 1 - len);
+  if (fd >= 0) close(fd);
+  buf[len] = 0;
+  uintptr_t lo = space_.start(), hi = space_.end();
+  constexpr uintptr_t kUserTop = uintptr_t{1} << 47;  // [vsyscall] lies above
+  // Two passes over the maps: the total first, then the locks.
+  auto each_outside = [&](auto&& fn) {
+    for (char* line = buf; *line != 0;) {
+      char* end;
+      uintptr_t a = strtoul(line, &end, 16);
+      uintptr_t b = *end == '-' ? strtoul(end + 1, &end, 16) : a;
+      if (b > kUserTop) b = a;
+      // Neither the space nor this buffer (which may have merged with a
+      // neighbour) is the program's.
+      uintptr_t bs = reinterpret_cast<uintptr_t>(buf), be = bs + kBuf;
+      auto clip_buf = [&](uintptr_t x, uintptr_t y) {
+        if (x < bs) fn(x, std::min(y, bs));
+        if (y > be) fn(std::max(x, be), y);
+      };
+      if (a < lo) clip_buf(a, std::min(b, lo));
+      if (b > hi) clip_buf(std::max(a, hi), b);
+      char* nl = strchr(line, '\n');
+      if (nl == nullptr) break;
+      line = nl + 1;
+    }
+  };
+  size_t total = 0;
+  each_outside([&](uintptr_t a, uintptr_t b) {
+    if (b > a) total += b - a;
+  });
+  space_.for_each_busy_from(lo, [&](const vmap_area& a) {
+    auto* vm = static_cast<const vm_struct*>(a.vm);
+    if (a.flags == VMAP_VMALLOC && vm != nullptr) total += vm->size;
+    return true;
+  });
+  struct rlimit rl {};
+  getrlimit(RLIMIT_MEMLOCK, &rl);
+  int rc = 0;
+  if (rl.rlim_cur != RLIM_INFINITY && total > rl.rlim_cur) rc = -ENOMEM;
+  if (rc == 0 && (flags & MCL_FUTURE)) rc = sys(syscall(SYS_mlockall, flags & ~MCL_CURRENT));
+  if (rc == 0) {
+    unsigned lockf = flags & MCL_ONFAULT ? MLOCK_ONFAULT : 0;
+    // As mlockall, a range that cannot be faulted in fails nothing; the
+    // blocks are locked by the caller.
+    each_outside([&](uintptr_t a, uintptr_t b) {
+      if (b > a) sys_mlock2(a, b - a, lockf);
+    });
+  }
+  pal::unmap(buf, kBuf);
+  return rc;
+}
+
 // mlockall: the kernel's, then the reservation and lazily freed areas
 // unlocked again (address space only, no memory a program could use: 64
 // GiB of VmLck otherwise), and every live block recorded as locked. With
@@ -318,6 +387,7 @@ int Vmalloc::mm_lockall(int flags) {
     purge();
   }
   int rc = sys(syscall(SYS_mlockall, flags));
+  if (rc == -ENOMEM && (flags & MCL_CURRENT)) rc = lock_current_unprivileged(flags);
   if (rc != 0) {
     mm_future_ = was;
     return rc;

@@ -219,6 +219,7 @@ class Vmalloc {
   void mm_before_remap(const vm_struct* vm) const;
   void mm_after_remap(const vm_struct* vm) const;
   int mm_zero(vm_struct* vm, uintptr_t s, uintptr_t e);
+  int lock_current_unprivileged(int flags);
   template <typename Fn>
   int mm_walk(uintptr_t start, size_t len, bool stop_at_gap, Fn&& fn);
   // A sampled area is being freed: teach populate_ how densely it was used.
