@@ -66,7 +66,12 @@ int PagePool::map(void* addr, page_run run, bool populate) const {
 
 int PagePool::map_private(void* addr, page_run run) const {
   if (!file_ok()) return -EBADF;
-  return pal::map_file_private_fixed(addr, run.len, fd_, run.off);
+  int rc = pal::map_file_private_fixed(addr, run.len, fd_, run.off);
+  // A core dump under the default coredump_filter skips a private file
+  // mapping that has no anon_vma: one page copied here (contents kept) gives
+  // it one, so the whole block is dumped, as anonymous memory is.
+  if (rc == 0) pal::populate_write(addr, pal::kPageSize);
+  return rc;
 }
 
 int PagePool::init(const pool_config& cfg) {

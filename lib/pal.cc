@@ -228,6 +228,10 @@ int populate(void* addr, size_t len) {
   return -errno;
 }
 
+int populate_write(void* addr, size_t len) {
+  return madvise(addr, len, MADV_POPULATE_WRITE) == 0 ? 0 : -errno;
+}
+
 int map_file_private_fixed(void* addr, size_t len, int fd, size_t off) {
   int err;
   if (injected(fault::mmap_fixed, &err)) return -err;

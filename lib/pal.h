@@ -77,6 +77,10 @@ int populate(void* addr, size_t len);
 // Map file pages copy-on-write at `addr` (MAP_FIXED|MAP_PRIVATE): what fork()
 // needs so parent and child each keep a private snapshot.
 int map_file_private_fixed(void* addr, size_t len, int fd, size_t off);
+// Fault [addr, addr + len) in as if written (MADV_POPULATE_WRITE), leaving
+// the contents as they are: on a private file mapping this copies the pages
+// and gives the VMA an anon_vma. 0 or -errno.
+int populate_write(void* addr, size_t len);
 // Put PROT_NONE reservation back over [addr, addr + len) without ever leaving
 // a hole another mmap could take.
 int map_none_fixed(void* addr, size_t len);
