@@ -2,13 +2,13 @@
 // (preload_mm.cc): the fork exclusion, then the instance (vm_advise.cc).
 #include <pthread.h>
 #include <sys/mman.h>
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cerrno>
 #include <mutex>
 
 #include "api_internal.h"
+#include "pal.h"
 #include "vmalloc.h"
 
 namespace uvm {
@@ -66,14 +66,14 @@ int mm_lockall(int flags) {
   // over RLIMIT_MEMLOCK): make it now.
   if (flags & MCL_FUTURE) instance();
   Vmalloc* vm = mm_instance();
-  if (vm == nullptr) return syscall(SYS_mlockall, flags) == 0 ? 0 : -errno;  // TODO(pal)
+  if (vm == nullptr) return pal::lock_all(flags);
   fork_guard g;
   return vm->mm_lockall(flags);
 }
 
 int mm_unlockall() {
   Vmalloc* vm = mm_instance();
-  if (vm == nullptr) return syscall(SYS_munlockall) == 0 ? 0 : -errno;  // TODO(pal)
+  if (vm == nullptr) return pal::unlock_all();
   fork_guard g;
   return vm->mm_unlockall();
 }

@@ -7,6 +7,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/sysinfo.h>
 #include <unistd.h>
 
@@ -251,6 +252,56 @@ int map_none_fixed(void* addr, size_t len) {
 
 int advise_hugepage(void* addr, size_t len) {
   return madvise(addr, len, MADV_HUGEPAGE) == 0 ? 0 : -errno;
+}
+
+namespace {
+int sys(long rc) {
+  return rc == -1 ? -errno : 0;
+}
+}  // namespace
+
+int advise(uintptr_t addr, size_t len, int advice) {
+  return sys(syscall(SYS_madvise, addr, len, advice));
+}
+int protect(uintptr_t addr, size_t len, int prot) {
+  return sys(syscall(SYS_mprotect, addr, len, prot));
+}
+int lock_range(uintptr_t addr, size_t len, unsigned flags) {
+  return sys(syscall(SYS_mlock2, addr, len, flags));
+}
+int unlock_range(uintptr_t addr, size_t len) {
+  return sys(syscall(SYS_munlock, addr, len));
+}
+int lock_all(int flags) {
+  return sys(syscall(SYS_mlockall, flags));
+}
+int unlock_all() {
+  return sys(syscall(SYS_munlockall));
+}
+
+size_t memlock_limit() {
+  struct rlimit rl {};
+  if (getrlimit(RLIMIT_MEMLOCK, &rl) != 0 || rl.rlim_cur == RLIM_INFINITY) return SIZE_MAX;
+  return static_cast<size_t>(rl.rlim_cur);
+}
+
+size_t read_maps(char* buf, size_t cap) {
+  int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
+  size_t len = 0;
+  ssize_t n = 1;
+  while (fd >= 0 && n > 0 && len + 1 < cap) {
+    n = read(fd, buf + len, cap - 1 - len);
+    if (n > 0) len += static_cast<size_t>(n);
+  }
+  if (fd >= 0) close(fd);
+  if (cap > 0) buf[len] = 0;
+  return len;
+}
+
+int map_anon_fixed(uintptr_t addr, size_t len) {
+  void* p = mmap(reinterpret_cast<void*>(addr), len, PROT_READ | PROT_WRITE,
+                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
+  return p == MAP_FAILED ? -errno : 0;
 }
 
 namespace {

@@ -86,6 +86,23 @@ int populate_write(void* addr, size_t len);
 int map_none_fixed(void* addr, size_t len);
 int advise_hugepage(void* addr, size_t len);
 
+// The memory calls a program makes on its own blocks, done for it
+// (vm_advise.cc). System calls, not the libc names: the shim interposes those.
+// 0 or -errno.
+int advise(uintptr_t addr, size_t len, int advice);
+int protect(uintptr_t addr, size_t len, int prot);
+int lock_range(uintptr_t addr, size_t len, unsigned flags);  // mlock2
+int unlock_range(uintptr_t addr, size_t len);
+int lock_all(int flags);  // mlockall
+int unlock_all();
+// Fresh zero pages, read-write private anonymous, over [addr, addr + len).
+int map_anon_fixed(uintptr_t addr, size_t len);
+// RLIMIT_MEMLOCK's soft limit in bytes (SIZE_MAX when unlimited).
+size_t memlock_limit();
+// Up to cap - 1 bytes of /proc/self/maps into buf, NUL-terminated, without
+// malloc. Returns the length (0 when unreadable).
+size_t read_maps(char* buf, size_t cap);
+
 // vm.max_map_count, and the number of VMAs this process has now.
 long max_map_count();
 long count_vmas();

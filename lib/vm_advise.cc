@@ -18,11 +18,7 @@
 // goes back) while the pages are the current pool file's, and from fresh
 // anonymous pages mapped over the range once they are an older file's,
 // which other processes' snapshots still share.
-#include <fcntl.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -57,30 +53,6 @@ constexpr unsigned A_WIPEONFORK = 0x80;  // MADV_WIPEONFORK
 constexpr unsigned A_DONTDUMP = 0x100;   // MADV_DONTDUMP
 constexpr unsigned A_GONE = 0x200;       // not in this process (a DONTFORK range after fork)
 constexpr unsigned A_REAPPLY = A_PROT | A_PROT_SET | A_LOCKED | A_ONFAULT | A_DONTDUMP;
-
-// Raw system calls: the shim interposes the libc names (preload_mm.cc).
-// TODO(pal): madvise, mprotect, mlock2, munlock, mlockall, munlockall and a
-// MAP_FIXED anonymous mapping belong in pal.
-int sys(long rc) {
-  return rc == -1 ? -errno : 0;
-}
-int sys_madvise(uintptr_t a, size_t len, int advice) {
-  return sys(syscall(SYS_madvise, a, len, advice));
-}
-int sys_mprotect(uintptr_t a, size_t len, int prot) {
-  return sys(syscall(SYS_mprotect, a, len, prot));
-}
-int sys_mlock2(uintptr_t a, size_t len, unsigned flags) {
-  return sys(syscall(SYS_mlock2, a, len, flags));
-}
-int sys_munlock(uintptr_t a, size_t len) {
-  return sys(syscall(SYS_munlock, a, len));
-}
-int map_anon_fixed(uintptr_t a, size_t len) {
-  void* p = mmap(reinterpret_cast<void*>(a), len, PROT_READ | PROT_WRITE,
-                 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED, -1, 0);
-  return p == MAP_FAILED ? -errno : 0;
-}
 
 }  // namespace
 
@@ -139,9 +111,9 @@ void Vmalloc::attrs_apply(const vm_struct* vm, uintptr_t s, uintptr_t e, bool lo
     uintptr_t a = vm->addr + i * P;
     size_t len = (j - i) * P;
     if (!(w & A_GONE)) {
-      if (w & A_PROT_SET) sys_mprotect(a, len, static_cast<int>(w & A_PROT));
-      if (locks && (w & A_LOCKED)) sys_mlock2(a, len, w & A_ONFAULT ? MLOCK_ONFAULT : 0);
-      if (w & A_DONTDUMP) sys_madvise(a, len, MADV_DONTDUMP);
+      if (w & A_PROT_SET) pal::protect(a, len, static_cast<int>(w & A_PROT));
+      if (locks && (w & A_LOCKED)) pal::lock_range(a, len, w & A_ONFAULT ? MLOCK_ONFAULT : 0);
+      if (w & A_DONTDUMP) pal::advise(a, len, MADV_DONTDUMP);
     }
     i = j;
   }
@@ -161,7 +133,7 @@ void Vmalloc::mm_forget(vm_struct* vm) {
 void Vmalloc::mm_before_remap(const vm_struct* vm) const {
   if (mm_future_.load(std::memory_order_relaxed) ||
       attrs_any(vm, vm->addr, vm->addr + vm->size, A_LOCKED))
-    sys_munlock(vm->addr, vm->size);
+    pal::unlock_range(vm->addr, vm->size);
 }
 
 // fork_prepare, after the remap: the new MAP_PRIVATE mapping gets the
@@ -179,10 +151,10 @@ int Vmalloc::mm_zero(vm_struct* vm, uintptr_t s, uintptr_t e) {
     // The pages are this process's alone: punch them out of the pool file
     // through the mapping (shmem's PUNCH_HOLE), which frees the memory.
     // It needs a writable mapping; a protected range is opened for it.
-    int rc = sys_madvise(s, e - s, MADV_REMOVE);
+    int rc = pal::advise(s, e - s, MADV_REMOVE);
     if (rc == -EACCES) {
-      rc = sys_mprotect(s, e - s, PROT_READ | PROT_WRITE);
-      if (rc == 0) rc = sys_madvise(s, e - s, MADV_REMOVE);
+      rc = pal::protect(s, e - s, PROT_READ | PROT_WRITE);
+      if (rc == 0) rc = pal::advise(s, e - s, MADV_REMOVE);
       attrs_apply(vm, s, e, false);
     }
     return rc;
@@ -191,10 +163,10 @@ int Vmalloc::mm_zero(vm_struct* vm, uintptr_t s, uintptr_t e) {
   // never punch them. Fresh anonymous pages over the range read zeros and
   // cost nothing until touched; the block is private already, and free()
   // puts the reservation back over all of it.
-  int rc = map_anon_fixed(s, e - s);
+  int rc = pal::map_anon_fixed(s, e - s);
   if (rc != 0) return rc;
   attrs_apply(vm, s, e, true);
-  if (attrs_any(vm, s, e, A_WIPEONFORK)) sys_madvise(s, e - s, MADV_WIPEONFORK);
+  if (attrs_any(vm, s, e, A_WIPEONFORK)) pal::advise(s, e - s, MADV_WIPEONFORK);
   return 0;
 }
 
@@ -248,7 +220,7 @@ int Vmalloc::mm_walk(uintptr_t start, size_t len, bool stop_at_gap, Fn&& fn) {
 int Vmalloc::mm_advise(uintptr_t start, size_t len, int advice) {
   std::lock_guard<std::mutex> g(attrs_lock_);
   return mm_walk(start, len, false, [&](vm_struct* vm, uintptr_t s, uintptr_t e) -> int {
-    if (vm->flags & VM_USERMAP) return sys_madvise(s, e - s, advice);  // shared on purpose
+    if (vm->flags & VM_USERMAP) return pal::advise(s, e - s, advice);  // shared on purpose
     switch (advice) {
       case MADV_DONTNEED:
       case MADV_FREE:
@@ -273,14 +245,14 @@ int Vmalloc::mm_advise(uintptr_t start, size_t len, int advice) {
         return 0;
       case MADV_DONTDUMP:
       case MADV_DODUMP: {
-        int rc = sys_madvise(s, e - s, advice);
+        int rc = pal::advise(s, e - s, advice);
         if (rc == 0)
           attrs_set(vm, s, e, advice == MADV_DODUMP ? A_DONTDUMP : 0,
                     advice == MADV_DONTDUMP ? A_DONTDUMP : 0);
         return rc;
       }
       default:  // the same on a shared mapping, or refused the same way
-        return sys_madvise(s, e - s, advice);
+        return pal::advise(s, e - s, advice);
     }
   });
 }
@@ -288,7 +260,7 @@ int Vmalloc::mm_advise(uintptr_t start, size_t len, int advice) {
 int Vmalloc::mm_protect(uintptr_t start, size_t len, int prot) {
   std::lock_guard<std::mutex> g(attrs_lock_);
   return mm_walk(start, len, true, [&](vm_struct* vm, uintptr_t s, uintptr_t e) -> int {
-    int rc = sys_mprotect(s, e - s, prot);
+    int rc = pal::protect(s, e - s, prot);
     if (rc != 0 || (vm->flags & VM_USERMAP)) return rc;
     bool rw = prot == (PROT_READ | PROT_WRITE);
     attrs_set(vm, s, e, A_PROT | A_PROT_SET, rw ? 0u : A_PROT_SET | (prot & A_PROT));
@@ -299,7 +271,7 @@ int Vmalloc::mm_protect(uintptr_t start, size_t len, int prot) {
 int Vmalloc::mm_lock(uintptr_t start, size_t len, unsigned flags, bool lock) {
   std::lock_guard<std::mutex> g(attrs_lock_);
   return mm_walk(start, len, true, [&](vm_struct* vm, uintptr_t s, uintptr_t e) -> int {
-    int rc = lock ? sys_mlock2(s, e - s, flags) : sys_munlock(s, e - s);
+    int rc = lock ? pal::lock_range(s, e - s, flags) : pal::unlock_range(s, e - s);
     if (rc != 0 || (vm->flags & VM_USERMAP)) return rc;
     if (lock)
       attrs_set(vm, s, e, A_ONFAULT, A_LOCKED | (flags & MLOCK_ONFAULT ? A_ONFAULT : 0u));
@@ -320,12 +292,7 @@ int Vmalloc::lock_current_unprivileged(int flags) {
   constexpr size_t kBuf = size_t{16} << 20;
   auto* buf = static_cast<char*>(pal::map_anon(kBuf));  // untouched pages cost nothing
   if (buf == nullptr) return -ENOMEM;
-  int fd = open("/proc/self/maps", O_RDONLY | O_CLOEXEC);
-  size_t len = 0;
-  for (ssize_t n = 1; fd >= 0 && n > 0 && len<kBuf - 1; len += n> 0 ? n : 0)
-    n = read(fd, buf + len, kBuf - 1 - len);
-  if (fd >= 0) close(fd);
-  buf[len] = 0;
+  pal::read_maps(buf, kBuf);
   uintptr_t lo = space_.start(), hi = space_.end();
   constexpr uintptr_t kUserTop = uintptr_t{1} << 47;  // [vsyscall] lies above
   // Two passes over the maps: the total first, then the locks.
@@ -358,17 +325,14 @@ int Vmalloc::lock_current_unprivileged(int flags) {
     if (a.flags == VMAP_VMALLOC && vm != nullptr) total += vm->size;
     return true;
   });
-  struct rlimit rl {};
-  getrlimit(RLIMIT_MEMLOCK, &rl);
-  int rc = 0;
-  if (rl.rlim_cur != RLIM_INFINITY && total > rl.rlim_cur) rc = -ENOMEM;
-  if (rc == 0 && (flags & MCL_FUTURE)) rc = sys(syscall(SYS_mlockall, flags & ~MCL_CURRENT));
+  int rc = total > pal::memlock_limit() ? -ENOMEM : 0;
+  if (rc == 0 && (flags & MCL_FUTURE)) rc = pal::lock_all(flags & ~MCL_CURRENT);
   if (rc == 0) {
     unsigned lockf = flags & MCL_ONFAULT ? MLOCK_ONFAULT : 0;
     // As mlockall, a range that cannot be faulted in fails nothing; the
     // blocks are locked by the caller.
     each_outside([&](uintptr_t a, uintptr_t b) {
-      if (b > a) sys_mlock2(a, b - a, lockf);
+      if (b > a) pal::lock_range(a, b - a, lockf);
     });
   }
   pal::unmap(buf, kBuf);
@@ -386,7 +350,7 @@ int Vmalloc::mm_lockall(int flags) {
     mm_future_ = true;
     purge();
   }
-  int rc = sys(syscall(SYS_mlockall, flags));
+  int rc = pal::lock_all(flags);
   if (rc == -ENOMEM && (flags & MCL_CURRENT)) rc = lock_current_unprivileged(flags);
   if (rc != 0) {
     mm_future_ = was;
@@ -395,12 +359,12 @@ int Vmalloc::mm_lockall(int flags) {
   if (!(flags & MCL_FUTURE)) mm_future_ = false;  // the kernel cleared it too
   if (!(flags & MCL_CURRENT)) return 0;
   std::lock_guard<std::mutex> g(attrs_lock_);
-  sys_munlock(space_.start(), space_.size());
+  pal::unlock_range(space_.start(), space_.size());
   unsigned lockf = flags & MCL_ONFAULT ? MLOCK_ONFAULT : 0;
   space_.for_each_busy_from(space_.start(), [&](const vmap_area& a) {
     auto* vm = static_cast<vm_struct*>(a.vm);
     if (a.flags != VMAP_VMALLOC || vm == nullptr) return true;
-    if (sys_mlock2(vm->addr, vm->size, lockf) == 0 && !(vm->flags & VM_USERMAP))
+    if (pal::lock_range(vm->addr, vm->size, lockf) == 0 && !(vm->flags & VM_USERMAP))
       attrs_set(vm, vm->addr, vm->addr + vm->size, A_ONFAULT, A_LOCKED | (lockf ? A_ONFAULT : 0u));
     return true;
   });
@@ -408,7 +372,7 @@ int Vmalloc::mm_lockall(int flags) {
 }
 
 int Vmalloc::mm_unlockall() {
-  int rc = sys(syscall(SYS_munlockall));
+  int rc = pal::unlock_all();
   if (rc != 0) return rc;
   mm_future_ = false;
   std::lock_guard<std::mutex> g(attrs_lock_);
@@ -446,9 +410,9 @@ void Vmalloc::mm_fork_child() {
       } else if ((w & A_WIPEONFORK) && !(w & A_GONE)) {
         // Zeros the child's own: fresh anonymous pages, which the kernel
         // can wipe itself at the child's own forks.
-        if (map_anon_fixed(s, e - s) == 0) {
+        if (pal::map_anon_fixed(s, e - s) == 0) {
           attrs_apply(vm, s, e, false);
-          sys_madvise(s, e - s, MADV_WIPEONFORK);
+          pal::advise(s, e - s, MADV_WIPEONFORK);
         }
       }
       i = j;

@@ -1,6 +1,5 @@
 #include "vmalloc.h"
 
-#include <sys/syscall.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -419,11 +418,10 @@ void Vmalloc::unmap_now(vm_struct* vm) {
   // Under mlockall(MCL_FUTURE) the PROT_NONE put back is VM_LOCKED too:
   // unlock the block first so both never count against RLIMIT_MEMLOCK at
   // once, and the reservation after.
-  // TODO(pal): munlock.
   bool future = mm_future_.load(std::memory_order_relaxed);
-  if (future) syscall(SYS_munlock, vm->addr, vm->size);
+  if (future) pal::unlock_range(vm->addr, vm->size);
   int rc = pal::map_none_fixed(reinterpret_cast<void*>(vm->addr), vm->size);
-  if (future) syscall(SYS_munlock, vm->addr, vm->size);
+  if (future) pal::unlock_range(vm->addr, vm->size);
   if (rc == 0) {
     vmas_ -= vmas_of(vm);
     release(vm);
