@@ -127,6 +127,7 @@ const vm_config& settings_locked() {
 // The report at exit goes to a copy of fd 2 taken at start: programs such as
 // coreutils and xz fclose(stderr) in their own exit code, before ours runs.
 int g_report_fd = -1;
+bool g_report_stats = false;  // the whole report, else the footprint line
 pal::file_id g_report_id;
 
 void print_at_exit() {
@@ -137,8 +138,16 @@ void print_at_exit() {
     fd = pal::same_file(2, g_report_id) ? pal::dup_fd(2) : -1;
   FILE* out = fd >= 0 ? fdopen(fd, "w") : nullptr;
   if (out == nullptr) return;
-  uvm_stats_print(out);
-  uvm_vmalloc_info(out);
+  if (g_report_stats) {
+    uvm_stats_print(out);
+    uvm_vmalloc_info(out);
+  } else {
+    struct uvm_stats s;
+    uvm_stats(&s);
+    auto mib = [](size_t b) { return static_cast<double>(b) / (1 << 20); };
+    fprintf(out, "uvmalloc: footprint %.1f MiB (RssAnon %.1f + RssFile %.1f + memfd %.1f MiB)\n",
+            mib(s.footprint), mib(s.rss_anon), mib(s.rss_file), mib(s.memfd));
+  }
   fclose(out);
 }
 
@@ -166,7 +175,8 @@ Vmalloc* instance() {
     g_failed = true;
     return nullptr;  // the object is left as is: never used, never destroyed
   }
-  if (cfg.stats_at_exit) {
+  if (cfg.stats_at_exit || cfg.footprint_at_exit) {
+    g_report_stats = cfg.stats_at_exit;
     int fd = pal::dup_fd(2);
     if (fd >= 0) g_report_fd = pal::own_fd(fd, &g_report_id);
     atexit(print_at_exit);
@@ -352,9 +362,13 @@ void uvm_vmalloc_info(FILE* out) {
 
 int uvm_stats(struct uvm_stats* out) {
   memset(out, 0, sizeof *out);
+  uvm::pal::process_rss(&out->rss_anon, &out->rss_file);
+  out->footprint = out->rss_anon + out->rss_file;
   uvm::Vmalloc* vm = uvm::instance_if_ready();
   if (vm == nullptr) return UVM_OK;  // nothing allocated yet
   uvm::fork_guard g;
+  out->memfd = vm->memfd_bytes();
+  out->footprint += out->memfd;
   uvm::vm_stats s = vm->stats();
   uvm::pool_stats p = vm->pool();
   out->reserved = s.reserved;
@@ -402,11 +416,13 @@ void uvm_stats_print(FILE* out) {
           "  vmas          %12zu of %zu (refusals %zu)\n"
           "  reused        %12zu (trimmed %zu; new: warm %zu, cold %zu)\n"
           "  purges        %12zu (%zu areas)\n"
-          "  syscalls saved%12zu\n",
+          "  syscalls saved%12zu\n"
+          "  footprint     %12.1f MiB (RssAnon %.1f + RssFile %.1f + memfd %.1f, mapped or not)\n",
           mib(s.reserved), mib(s.mapped), mib(s.lazy), mib(s.committed), mib(s.in_use),
           mib(s.pooled), mib(s.released), mib(s.refilled), s.async ? "yes" : "no", s.areas,
           s.allocs, s.frees, s.vmas, s.vma_limit, s.vma_refusals, s.reused, s.trimmed, s.warm_hits,
-          s.cold_allocs, s.purges, s.purged_areas, s.syscalls_saved);
+          s.cold_allocs, s.purges, s.purged_areas, s.syscalls_saved, mib(s.footprint),
+          mib(s.rss_anon), mib(s.rss_file), mib(s.memfd));
 }
 
 int uvm_configure(const char* conf) {

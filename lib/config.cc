@@ -94,6 +94,8 @@ int parse_config(const char* conf, vm_config* cfg, void (*warn)(const char* msg)
       ok = parse_bool(v, vlen, &cfg->thp);
     else if (key("stats"))
       ok = parse_bool(v, vlen, &cfg->stats_at_exit);
+    else if (key("footprint"))
+      ok = parse_bool(v, vlen, &cfg->footprint_at_exit);
     else if (key("segv"))
       ok = parse_bool(v, vlen, &cfg->segv_report);
     else if (key("efence"))

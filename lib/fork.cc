@@ -98,6 +98,14 @@ void Vmalloc::fork_switch(bool child, bool lost) {
   purge();
 }
 
+size_t Vmalloc::memfd_bytes() const {
+  size_t bytes = pool_.file_allocated();
+  std::lock_guard<std::mutex> g(gen_lock_);
+  for (const old_file& f : old_files_)
+    if (f.refs > 0 && pal::same_file(f.fd, f.id)) bytes += pal::file_allocated(f.fd);
+  return bytes;
+}
+
 void Vmalloc::gen_put(uint32_t gen) {
   std::lock_guard<std::mutex> g(gen_lock_);
   for (old_file& f : old_files_) {

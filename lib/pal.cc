@@ -319,6 +319,23 @@ long read_long(const char* path, long fallback) {
 
 }  // namespace
 
+void process_rss(size_t* anon, size_t* file) {
+  *anon = *file = 0;
+  char buf[4096];
+  int fd = open("/proc/self/status", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return;
+  ssize_t n = read(fd, buf, sizeof buf - 1);
+  close(fd);
+  if (n <= 0) return;
+  buf[n] = 0;
+  auto kb = [&](const char* key) -> size_t {
+    const char* at = strstr(buf, key);
+    return at != nullptr ? static_cast<size_t>(strtoull(at + strlen(key), nullptr, 10)) << 10 : 0;
+  };
+  *anon = kb("RssAnon:");
+  *file = kb("RssFile:");
+}
+
 long max_map_count() {
   return read_long("/proc/sys/vm/max_map_count", 65530);
 }

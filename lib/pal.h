@@ -103,6 +103,9 @@ size_t memlock_limit();
 // malloc. Returns the length (0 when unreadable).
 size_t read_maps(char* buf, size_t cap);
 
+// RssAnon and RssFile of this process (/proc/self/status), in bytes; 0 where
+// unreadable.
+void process_rss(size_t* anon, size_t* file);
 // vm.max_map_count, and the number of VMAs this process has now.
 long max_map_count();
 long count_vmas();

@@ -182,6 +182,8 @@ class Vmalloc {
   void describe_fault(uintptr_t addr, char* buf, size_t len) const;
   pool_stats pool() const { return pool_.stats(); }
   size_t committed() const { return pool_.file_allocated(); }
+  // Bytes every pool file holds: the current one and those kept after fork.
+  size_t memfd_bytes() const;
   // One line per area in /proc/vmallocinfo's format.
   void info(FILE* out) const;
   // Invariants of the space, the pool and the lazy lists ("" when all hold).
@@ -260,7 +262,7 @@ class Vmalloc {
   };
   static constexpr int kMaxOldFiles = 64;
   uint32_t gen_ = 0;
-  std::mutex gen_lock_;
+  mutable std::mutex gen_lock_;
   old_file old_files_[kMaxOldFiles] = {};
   std::atomic<long> cur_handles_{0};  // handles in the current pool file
   bool disabled_ = false;             // fork could not make a new pool file

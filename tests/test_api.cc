@@ -287,6 +287,28 @@ TEST(ApiTest, VmallocInfoFormat) {
   }
 }
 
+// The footprint counts memfd pages whether or not they are mapped: what the
+// pool and the lazy areas keep of freed blocks is in memfd (and in no RSS
+// figure) until purged.
+TEST(ApiTest, FootprintCountsMemfdPagesMappedOrNot) {
+  uvm_purge();
+  constexpr size_t kBytes = 32 * MiB;
+  auto* p = static_cast<char*>(uvm_vmalloc(kBytes));
+  ASSERT_NE(p, nullptr);
+  memset(p, 1, kBytes);
+  struct uvm_stats live = stats();
+  EXPECT_GE(live.memfd, kBytes);
+  EXPECT_EQ(live.footprint, live.rss_anon + live.rss_file + live.memfd);
+  uvm_vfree(p);
+  struct uvm_stats freed = stats();
+  EXPECT_GE(freed.memfd, freed.lazy + freed.pooled);
+  EXPECT_EQ(freed.footprint, freed.rss_anon + freed.rss_file + freed.memfd);
+  uvm_purge();
+  struct uvm_stats purged = stats();
+  EXPECT_EQ(purged.lazy + purged.pooled, 0u);
+  EXPECT_LT(purged.memfd, kBytes / 4) << "pages kept after a purge";
+}
+
 TEST(ApiTest, StatsMoveAsExpected) {
   uvm_purge();
   struct uvm_stats s0 = stats();

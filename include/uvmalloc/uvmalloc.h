@@ -172,6 +172,12 @@ struct uvm_stats {
   size_t moved;          /* uvm_vrealloc moves (pages re-mapped, not copied) */
   size_t copied;         /* uvm_vrealloc moves that had to copy */
   int async;             /* io_uring is doing release and refill */
+  /* What the process really holds, mapped or not. Mapped memfd pages are in
+   * RssShmem; pages left in a memfd after unmapping are in no RSS figure. */
+  size_t rss_anon;  /* RssAnon of /proc/self/status */
+  size_t rss_file;  /* RssFile */
+  size_t memfd;     /* every page in uvmalloc's pool files (current and kept after fork) */
+  size_t footprint; /* rss_anon + rss_file + memfd: each page counted once */
 };
 UVM_API int uvm_stats(struct uvm_stats* out);
 UVM_API void uvm_stats_print(FILE* out);

@@ -28,6 +28,12 @@ n=$(sed -n 's/.*(allocs \([0-9]*\),.*/\1/p' "$tmp/env.err" | tail -n 1)
 sh "$RUN" --lib "$SHIM" -- "$probe" 4M 2>"$tmp/quiet.err" >/dev/null
 [ ! -s "$tmp/quiet.err" ] || { echo "FAIL: output without --stats" >&2; cat "$tmp/quiet.err" >&2; exit 1; }
 
+# --footprint: one line, the process's footprint with its memfd share.
+sh "$RUN" --lib "$SHIM" --footprint -- "$probe" 4M 2>"$tmp/fp.err" >/dev/null
+grep -Eq '^uvmalloc: footprint [0-9.]+ MiB \(RssAnon [0-9.]+ \+ RssFile [0-9.]+ \+ memfd [0-9.]+ MiB\)$' "$tmp/fp.err" ||
+  { echo "FAIL: --footprint printed:" >&2; cat "$tmp/fp.err" >&2; exit 1; }
+[ "$(wc -l <"$tmp/fp.err")" -eq 1 ] || { echo "FAIL: --footprint printed more than one line" >&2; exit 1; }
+
 # Runnable as is from the build tree (fixed in 56c627d: it was configured
 # from the mode-644 .in and was not executable).
 [ -x "$RUN" ] || { echo "FAIL: $RUN is not executable" >&2; exit 1; }
