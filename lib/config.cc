@@ -108,7 +108,12 @@ int parse_config(const char* conf, vm_config* cfg, void (*warn)(const char* msg)
       ok = parse_size(v, vlen, &cfg->pool.refill);
     else if (key("uring"))
       ok = parse_bool(v, vlen, &cfg->pool.uring);
-    else if (key("decay_ms")) {
+    else if (key("live_floor"))
+      ok = parse_size(v, vlen, &cfg->pool.live_floor);
+    else if (key("live_share")) {  // percent of the live bytes
+      ok = parse_size(v, vlen, &n) && n <= 100;
+      if (ok) cfg->pool.live_share = static_cast<unsigned>(n);
+    } else if (key("decay_ms")) {
       ok = parse_size(v, vlen, &n);
       if (ok) cfg->pool.decay_ms = n;
     } else if (key("vma_max") || key("vma_headroom")) {

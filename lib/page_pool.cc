@@ -182,12 +182,19 @@ void PagePool::decay_locked(uint64_t now) {
   }
 }
 
-// Keep warm pages under pool_max, punching from the highest offsets so the
+// Warm bytes kept at most: a share of what is live, up to pool_max.
+size_t PagePool::cap_locked() const {
+  size_t live = live_fn_ != nullptr ? live_fn_(live_ctx_) : st_.in_use;
+  return live_cap(cfg_.pool_max, live, cfg_);
+}
+
+// Keep warm pages under the cap, punching from the highest offsets so the
 // live part of the file stays compact.
 void PagePool::trim_locked() {
-  while (warm_.bytes() > cfg_.pool_max) {
+  size_t cap = cap_locked();
+  while (warm_.bytes() > cap) {
     vmap_area* va = warm_.last();
-    size_t excess = warm_.bytes() - cfg_.pool_max;
+    size_t excess = warm_.bytes() - cap;
     size_t len = std::min(va->size(), (excess + P - 1) / P * P);
     size_t off = va->va_end - len;
     if (warm_.alloc_fixed(off, len) != UVM_OK || !release_locked(off, len)) break;
@@ -202,7 +209,7 @@ void PagePool::trim_locked() {
 // core (which a multi-threaded program on two cores would feel).
 void PagePool::refill_locked() {
   if (!async_.enabled() || refill_want_ == 0 || refill_paused_) return;
-  size_t target = std::min({refill_want_, cfg_.refill, cfg_.pool_max});
+  size_t target = std::min({refill_want_, cfg_.refill, cap_locked()});
   while (warm_.bytes() + st_.in_flight < target) {
     size_t len = std::min(kRefillChunk, target - warm_.bytes() - st_.in_flight);
     len = (len + P - 1) / P * P;
@@ -346,6 +353,7 @@ void PagePool::free(page_run run) {
 void PagePool::tick() {
   std::lock_guard<std::mutex> g(lock_);
   reap_locked(false);
+  trim_locked();  // what is live may have shrunk since the last free
   decay_locked(now_ms());
   submit_locked();
 }
@@ -410,6 +418,7 @@ pool_stats PagePool::stats() const {
   std::lock_guard<std::mutex> g(lock_);
   pool_stats s = st_;
   s.pooled = warm_.bytes();
+  s.pool_cap = cap_locked();
   return s;
 }
 

@@ -8,9 +8,10 @@
 // Offsets in flight through io_uring (being punched or pre-allocated) are in
 // neither tree until their completion is reaped.
 //
-// Freed pages stay warm up to `pool_max` bytes and for `decay_ms`; beyond
-// that they are punched out of the memfd (fallocate PUNCH_HOLE), which is
-// what hands shmem back to the kernel.
+// Freed pages stay warm up to a share of the live bytes (`live_share` percent,
+// at least `live_floor`, at most `pool_max`) and for `decay_ms`; beyond that
+// they are punched out of the memfd (fallocate PUNCH_HOLE), which is what
+// hands shmem back to the kernel.
 #pragma once
 
 #include <atomic>
@@ -31,9 +32,14 @@ struct page_run {
 };
 
 struct pool_config {
-  size_t pool_max = size_t{256} << 20;  // warm free bytes kept
-  uint64_t decay_ms = 1000;             // warm pages older than this are released
-  size_t refill = size_t{64} << 20;     // most warm bytes kept ready ahead of demand
+  size_t pool_max = size_t{256} << 20;  // warm free bytes kept, at most
+  // Caches (warm pool pages, and vmalloc's lazy areas) are sized by what is
+  // live: live_share percent of the live bytes, at least live_floor, and at
+  // most their own setting (pool_max, lazy).
+  unsigned live_share = 25;
+  size_t live_floor = size_t{8} << 20;
+  uint64_t decay_ms = 1000;          // warm pages older than this are released
+  size_t refill = size_t{64} << 20;  // most warm bytes kept ready ahead of demand
   // io_uring for release, refill and prefault. Off by default: its io-wq
   // worker is a thread of the process that stays for good once it ran,
   // which programs see (/proc/self/task, unshare(CLONE_NEWUSER), Python's
@@ -41,9 +47,17 @@ struct pool_config {
   bool uring = false;
 };
 
+// What a cache whose setting is `limit` may hold while `live` bytes are live.
+inline size_t live_cap(size_t limit, size_t live, const pool_config& cfg) {
+  size_t share = live / 100 * cfg.live_share + live % 100 * cfg.live_share / 100;
+  size_t cap = share > cfg.live_floor ? share : cfg.live_floor;
+  return cap < limit ? cap : limit;
+}
+
 struct pool_stats {
   size_t in_use;       // bytes handed out
   size_t pooled;       // warm free bytes
+  size_t pool_cap;     // warm free bytes kept at most now (live_cap of pool_max)
   size_t in_flight;    // bytes being punched or pre-allocated
   size_t released;     // bytes punched since start
   size_t refilled;     // bytes pre-allocated since start
@@ -64,6 +78,15 @@ class PagePool {
   // UVM_OK or UVM_ENOMEM (no memfd and no /dev/shm file).
   int init(const pool_config& cfg);
   void configure(const pool_config& cfg);
+  // Where the pool learns the live bytes its warm pages are sized by: `fn`
+  // (called under the pool's lock, so it must take no lock of its caller's
+  // that is held while calling into the pool) or, by default, the bytes
+  // handed out. Set before the pool is shared between threads.
+  using live_fn = size_t (*)(const void* ctx);
+  void set_live_source(live_fn fn, const void* ctx) {
+    live_fn_ = fn;
+    live_ctx_ = ctx;
+  }
 
   // One contiguous run of `len` bytes (page multiple). *warm tells whether its
   // pages already exist (otherwise they are holes that read as zeros).
@@ -90,7 +113,8 @@ class PagePool {
   size_t prefault(page_run run);
   // Release every warm page now (and wait for punches in flight).
   void release_all();
-  // Reap finished io_uring work and run decay; cheap when there is nothing.
+  // Reap finished io_uring work, trim to the cap and run decay; cheap when
+  // there is nothing.
   void tick();
 
   // fork(): lock_all() before (waits for io_uring work in flight), then in
@@ -131,6 +155,7 @@ class PagePool {
   void reap_locked(bool wait);
   void decay_locked(uint64_t now);
   void trim_locked();
+  size_t cap_locked() const;
   void refill_locked();
   bool release_locked(size_t off, size_t len);
   int ensure_size_locked(size_t end);
@@ -155,6 +180,9 @@ class PagePool {
   unsigned cold_streak_ = 0;    // requests that took holes since demand was last reset
   uint64_t last_decay_ = 0;
   pool_stats st_{};
+  // Fixed before use (set_live_source); read under lock_ by cap_locked().
+  live_fn live_fn_ = nullptr;
+  const void* live_ctx_ = nullptr;
 };
 
 // Monotonic milliseconds (coarse clock: cheap enough for every pool call).

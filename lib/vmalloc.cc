@@ -53,6 +53,8 @@ int Vmalloc::init(const vm_config& cfg) {
   if (rc != UVM_OK) return rc;
   rc = pool_.init(cfg.pool);
   if (rc != UVM_OK) return rc;
+  pool_.set_live_source([](const void* self) { return static_cast<const Vmalloc*>(self)->live(); },
+                        this);
   rc = init_blocks();
   if (rc != UVM_OK) return rc;
   long limit = cfg.vma_max;
@@ -72,9 +74,15 @@ void Vmalloc::configure(const vm_config& cfg) {
   if (cfg.vma_max > 0) vma_limit_ = cfg.vma_max;
   pool_.configure(cfg_.pool);
   std::unique_lock<std::mutex> g(lazy_lock_);
-  bool over = lazy_bytes_ > cfg_.lazy_max;
+  bool over = lazy_bytes_ > lazy_cap();
   g.unlock();
   if (over) purge();
+}
+
+size_t Vmalloc::live() const {
+  size_t m = mapped_.load(std::memory_order_relaxed);
+  size_t l = lazy_bytes_.load(std::memory_order_relaxed);
+  return m > l ? m - l : 0;
 }
 
 // A lazily freed area of at least `size` bytes (at most twice that), with
@@ -97,7 +105,8 @@ void Vmalloc::lazy_unlink_locked(vm_struct* vm) {
   lazy_bins_.remove(vm);
   (vm->lru_prev != nullptr ? vm->lru_prev->lru_next : lru_head_) = vm->lru_next;
   (vm->lru_next != nullptr ? vm->lru_next->lru_prev : lru_tail_) = vm->lru_prev;
-  lazy_bytes_ -= vm->size;
+  lazy_bytes_.store(lazy_bytes_.load(std::memory_order_relaxed) - vm->size,
+                    std::memory_order_relaxed);
   --lazy_areas_;
 }
 
@@ -108,9 +117,12 @@ void Vmalloc::lazy_add(vm_struct* vm) {
   vm->lru_prev = lru_tail_;
   (lru_tail_ != nullptr ? lru_tail_->lru_next : lru_head_) = vm;
   lru_tail_ = vm;
-  lazy_bytes_ += vm->size;
+  lazy_bytes_.store(lazy_bytes_.load(std::memory_order_relaxed) + vm->size,
+                    std::memory_order_relaxed);
   ++lazy_areas_;
-  bool over = lazy_bytes_ > cfg_.lazy_max;
+  // Sized by what is live: a program that frees most of what it had keeps
+  // little of it mapped.
+  bool over = lazy_bytes_ > lazy_cap();
   g.unlock();
   if (over) purge_oldest();
 }
@@ -136,7 +148,7 @@ void Vmalloc::purge() {
     victims = lru_head_;
     lazy_bins_.clear();
     lru_head_ = lru_tail_ = nullptr;
-    lazy_bytes_ = 0;
+    lazy_bytes_.store(0, std::memory_order_relaxed);
     lazy_areas_ = 0;
   }
   purge_list(victims);
@@ -147,7 +159,8 @@ void Vmalloc::purge_oldest() {
   {
     std::lock_guard<std::mutex> g(lazy_lock_);
     vm_struct** tail = &victims;
-    while (lazy_bytes_ > cfg_.lazy_max / 2 && lru_head_ != nullptr) {
+    size_t keep = lazy_cap() / 2;  // live() does not change with what is unlinked here
+    while (lazy_bytes_ > keep && lru_head_ != nullptr) {
       vm_struct* vm = lru_head_;
       lazy_unlink_locked(vm);
       *tail = vm;
@@ -453,6 +466,7 @@ vm_stats Vmalloc::stats() const {
   {
     std::lock_guard<std::mutex> g(lazy_lock_);
     s.lazy = lazy_bytes_;
+    s.lazy_cap = lazy_cap();
   }
   s.areas = space_.stats().busy_areas;
   s.vmas = static_cast<size_t>(vmas_.load());

@@ -5,7 +5,9 @@
 // User space differs from the kernel in one place: the "TLB flush" that lazy
 // purge batches is here the mmap/munmap syscalls and the mmap_lock they take.
 // A freed area therefore stays mapped to its pages (the "lazy" state) until
-// `lazy_max` bytes have gathered; a purge then puts PROT_NONE back over
+// more than the lazy cap has gathered (a quarter of the live bytes by
+// default, at least 8 MiB, at most `lazy_max`: pool_config::live_share and
+// live_floor); a purge then puts PROT_NONE back over
 // runs of adjacent areas with one mmap each, and returns the pages to the
 // pool. That purge takes the oldest lazy areas first and keeps the newest
 // half, so the areas most likely to be asked for again stay mapped. Until
@@ -92,6 +94,7 @@ struct vm_stats {
   size_t allocs, frees, reused, trimmed, purges, purged_areas, purge_calls, vma_refusals;
   size_t bad_frees;
   size_t grown_in_place, moved, copied;
+  size_t lazy_cap;  // lazily freed bytes kept at most now
 };
 
 class Vmalloc {
@@ -193,8 +196,13 @@ class Vmalloc {
   vm_struct* lazy_take(size_t size, unsigned guard_flag, size_t align);
   void lazy_add(vm_struct* vm);
   void lazy_unlink_locked(vm_struct* vm);
-  // Unmap the oldest lazy areas until at most half of `lazy_max` is left.
+  // Unmap the oldest lazy areas until at most half of the lazy cap is left.
   void purge_oldest();
+  // Bytes of live areas: mapped, less what is lazily freed (relaxed loads,
+  // no lock: the two may be a purge apart, never by more than it holds).
+  size_t live() const;
+  // Lazily freed bytes kept at most now: live_cap() of lazy_max.
+  size_t lazy_cap() const { return live_cap(cfg_.lazy_max, live(), cfg_.pool); }
   void purge_list(vm_struct* victims);
   // Unmap a chain of detached lazy areas in address order (purge_next).
   void purge_chain(vm_struct* head);
@@ -291,7 +299,9 @@ class Vmalloc {
   SizeBins<vm_struct> lazy_bins_;
   vm_struct* lru_head_ = nullptr;  // oldest lazy area
   vm_struct* lru_tail_ = nullptr;  // newest
-  size_t lazy_bytes_ = 0;
+  // Written under lazy_lock_; atomic so live() (the pool's cap, under the
+  // pool's lock) reads it without taking lazy_lock_.
+  std::atomic<size_t> lazy_bytes_{0};
   size_t lazy_areas_ = 0;
 
   std::atomic<long> vmas_{0};

@@ -102,6 +102,8 @@ TEST_F(ConfigTest, EachKeyAlone) {
       {"refill:0", [](const vm_config& c) { return c.pool.refill == 0; }},
       {"uring:true", [](const vm_config& c) { return c.pool.uring; }},
       {"decay_ms:7", [](const vm_config& c) { return c.pool.decay_ms == 7; }},
+      {"live_share:50", [](const vm_config& c) { return c.pool.live_share == 50; }},
+      {"live_floor:1G", [](const vm_config& c) { return c.pool.live_floor == GiB; }},
       {"vma_max:20", [](const vm_config& c) { return c.vma_max == 20; }},
       {"vma_headroom:0", [](const vm_config& c) { return c.vma_headroom == 0; }},
       {"bad_free:warn", [](const vm_config& c) { return !c.abort_on_bad_free; }},
@@ -200,6 +202,23 @@ TEST_F(ConfigTest, IntegerRangesAreChecked) {
   EXPECT_EQ(cfg.pool.decay_ms, 1024u);
   EXPECT_EQ(parse("decay_ms:soon"), 1);
   EXPECT_EQ(cfg.pool.decay_ms, vm_config{}.pool.decay_ms);
+  // A share of the live bytes, in percent: 100 at most.
+  EXPECT_EQ(parse("live_share:100"), 0);
+  EXPECT_EQ(cfg.pool.live_share, 100u);
+  EXPECT_EQ(parse("live_share:101"), 1);
+  EXPECT_EQ(cfg.pool.live_share, vm_config{}.pool.live_share);
+}
+
+// The caches are sized by a quarter of the live bytes, at least 8 MiB, with
+// lazy and pool_max as upper bounds.
+TEST_F(ConfigTest, CachesDefaultToAQuarterOfLiveWithAnEightMiBFloor) {
+  vm_config def;
+  EXPECT_EQ(def.pool.live_share, 25u);
+  EXPECT_EQ(def.pool.live_floor, 8 * MiB);
+  EXPECT_EQ(live_cap(def.pool.pool_max, 10 * MiB, def.pool), 8 * MiB);
+  EXPECT_EQ(live_cap(def.lazy_max, 100 * MiB, def.pool), 25 * MiB);
+  EXPECT_EQ(live_cap(def.lazy_max, 10 * GiB, def.pool), def.lazy_max);
+  EXPECT_EQ(live_cap(def.pool.pool_max, 10 * GiB, def.pool), def.pool.pool_max);
 }
 
 TEST_F(ConfigTest, BadFreeTakesOnlyAbortOrWarn) {

@@ -208,6 +208,7 @@ TEST_P(PagePoolTest, ReleasedPagesComeBackColdAndReadAsZeros) {
 }
 
 TEST_P(PagePoolTest, ReleaseAllPunchesTheMemfd) {
+  cfg.live_floor = 16 * MiB;  // keep all 16 MiB warm with nothing live
   start();
   size_t base = pool.file_allocated();
   page_run a = alloc(16 * MiB);
@@ -270,6 +271,82 @@ TEST_P(PagePoolTest, ConfigureLowerPoolMaxPunchesTheExcess) {
   EXPECT_EQ(pool.stats().pooled, MiB);
   EXPECT_LE(pool.file_allocated(), MiB);
   EXPECT_EQ(pool.check(), "");
+}
+
+// Warm pages are capped by a share of what is live (the bytes handed out by
+// default): a small live set keeps max(live_floor, live_share% of it).
+TEST_P(PagePoolTest, WarmPagesAreCappedByTheLiveShare) {
+  cfg.live_floor = MiB;
+  start();
+  page_run keep = alloc(16 * MiB);  // live, never touched: holes
+  page_run a = alloc(32 * MiB);
+  {
+    RunMap m(pool.fd(), a);
+    ASSERT_NE(m.data(), nullptr);
+    memset(m.data(), 1, m.size());
+  }
+  pool.free(a);
+  ASSERT_TRUE(settle());
+  pool_stats s = pool.stats();
+  EXPECT_EQ(s.pool_cap, 4 * MiB);  // a quarter of 16 MiB
+  EXPECT_EQ(s.pooled, 4 * MiB);
+  EXPECT_EQ(s.released, 28 * MiB);
+  // Nothing live any more: the floor is all that stays.
+  pool.free(keep);
+  ASSERT_TRUE(settle());
+  s = pool.stats();
+  EXPECT_EQ(s.pool_cap, MiB);
+  EXPECT_EQ(s.pooled, MiB);
+  EXPECT_LE(pool.file_allocated(), MiB);
+  EXPECT_EQ(pool.check(), "");
+}
+
+// pool_max still bounds the cap from above, whatever is live.
+TEST_P(PagePoolTest, PoolMaxBoundsTheLiveShare) {
+  cfg.pool_max = 2 * MiB;
+  cfg.live_share = 100;
+  cfg.live_floor = 0;
+  start();
+  page_run keep = alloc(64 * MiB);
+  page_run a = alloc(8 * MiB);
+  {
+    RunMap m(pool.fd(), a);
+    ASSERT_NE(m.data(), nullptr);
+    memset(m.data(), 1, m.size());
+  }
+  pool.free(a);
+  ASSERT_TRUE(settle());
+  EXPECT_EQ(pool.stats().pool_cap, 2 * MiB);
+  EXPECT_EQ(pool.stats().pooled, 2 * MiB);
+  pool.free(keep);
+  ASSERT_TRUE(settle());
+  EXPECT_EQ(pool.stats().pooled, 0u);  // no floor and nothing live: nothing kept
+  EXPECT_EQ(pool.check(), "");
+}
+
+// The owner may say what is live (vmalloc: mapped less lazily freed bytes).
+TEST_P(PagePoolTest, LiveSourceSetsTheCap) {
+  static size_t live = 0;
+  cfg.live_floor = MiB;
+  start();
+  pool.set_live_source([](const void* p) { return *static_cast<const size_t*>(p); }, &live);
+  live = 40 * MiB;
+  EXPECT_EQ(pool.stats().pool_cap, 10 * MiB);
+  page_run a = alloc(12 * MiB);
+  {
+    RunMap m(pool.fd(), a);
+    ASSERT_NE(m.data(), nullptr);
+    memset(m.data(), 1, m.size());
+  }
+  pool.free(a);
+  ASSERT_TRUE(settle());
+  EXPECT_EQ(pool.stats().pooled, 10 * MiB);
+  live = 0;
+  EXPECT_EQ(pool.stats().pool_cap, MiB);
+  EXPECT_EQ(live_cap(256 * MiB, 2 * MiB, cfg), MiB);  // the floor
+  EXPECT_EQ(live_cap(256 * MiB, 100 * MiB, cfg), 25 * MiB);
+  EXPECT_EQ(live_cap(8 * MiB, 100 * MiB, cfg), 8 * MiB);
+  pool.set_live_source(nullptr, nullptr);
 }
 
 // configure() followed directly by release_all() (or the destructor) must not

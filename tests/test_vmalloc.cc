@@ -641,6 +641,68 @@ TEST_P(VmallocTest, LazyMaxTriggersAPurge) {
   }
 }
 
+// Lazy areas and warm pool pages are sized by what is live: with 16 MiB
+// live, a quarter of it (at least the floor) each, whatever lazy_max and
+// pool_max allow; with nothing live, the floor.
+TEST_P(VmallocTest, SmallLiveSetKeepsAShareOfItLazyAndPooled) {
+  vm_config c = config();
+  if (lazy()) c.lazy_max = 64 * MiB;
+  c.pool.pool_max = 64 * MiB;
+  c.pool.live_floor = 2 * MiB;
+  start(c);
+  char* keep = alloc(16 * MiB);
+  fill(keep, 16 * MiB, 7);
+  for (int round = 0; round < 3; ++round) {
+    std::vector<char*> v;
+    for (int i = 0; i < 32; ++i) {
+      v.push_back(alloc(MiB));
+      fill(v.back(), MiB, static_cast<unsigned char>(i));
+    }
+    for (char* p : v) {
+      ASSERT_EQ(vm->free(p), UVM_OK);
+      vm_stats s = vm->stats();
+      size_t live = s.mapped - s.lazy;
+      size_t cap = std::max(2 * MiB, live / 4);
+      EXPECT_EQ(s.lazy_cap, lazy() ? cap : 0u);
+      EXPECT_LE(s.lazy, cap);
+      // The pool is trimmed when pages reach it (a purge); a lazy free in
+      // between lowers what is live without a call into the pool.
+      EXPECT_LE(vm->pool().pooled, lazy() ? 12 * MiB : cap);
+    }
+  }
+  vm_stats s = vm->stats();
+  EXPECT_EQ(s.mapped - s.lazy, 16 * MiB);
+  EXPECT_LE(s.lazy, 4 * MiB);
+  EXPECT_EQ(vm->pool().pool_cap, 4 * MiB);
+  vm->purge();  // reaches the pool: trimmed to the cap
+  EXPECT_LE(vm->pool().pooled, 4 * MiB);
+  ASSERT_EQ(vm->free(keep), UVM_OK);
+  s = vm->stats();
+  EXPECT_LE(s.lazy, 2 * MiB);
+  EXPECT_LE(vm->pool().pooled, 2 * MiB);
+  EXPECT_LE(vm->pool().in_use, 2 * MiB);  // only lazy areas still hold pages
+}
+
+// lazy and pool_max still bound the caches from above, however much is live.
+TEST_P(VmallocTest, SettingsBoundTheLiveShare) {
+  vm_config c = config();
+  if (lazy()) c.lazy_max = 2 * MiB;
+  c.pool.pool_max = MiB;
+  c.pool.live_share = 100;
+  start(c);
+  char* keep = alloc(64 * MiB);
+  std::vector<char*> v;
+  for (int i = 0; i < 16; ++i) v.push_back(alloc(MiB));
+  for (char* p : v) {
+    ASSERT_EQ(vm->free(p), UVM_OK);
+    EXPECT_LE(vm->stats().lazy, 2 * MiB);
+    EXPECT_LE(vm->pool().pooled, MiB);  // never above pool_max
+  }
+  EXPECT_EQ(vm->stats().lazy_cap, lazy() ? 2 * MiB : 0u);
+  EXPECT_EQ(vm->pool().pool_cap, MiB);
+  ASSERT_EQ(vm->free(keep), UVM_OK);
+}
+
 // Two threads allocate, write their own pattern, verify it and free, at
 // random; neither may ever see the other's data in its areas.
 TEST_P(VmallocTest, TwoThreadsNeverSeeEachOthersData) {
