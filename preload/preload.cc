@@ -32,6 +32,7 @@ using free_fn = void (*)(void*);
 using calloc_fn = void* (*)(size_t, size_t);
 using realloc_fn = void* (*)(void*, size_t);
 using memalign_fn = void* (*)(size_t, size_t);
+using posix_memalign_fn = int (*)(void**, size_t, size_t);
 using usable_fn = size_t (*)(void*);
 
 struct next_allocator {
@@ -40,11 +41,35 @@ struct next_allocator {
   calloc_fn calloc;
   realloc_fn realloc;
   memalign_fn memalign;
-  usable_fn usable_size;
+  posix_memalign_fn posix_memalign;  // may be null: then memalign
+  usable_fn usable_size;             // may be null: then 0
 };
 
 next_allocator g_next;
 std::atomic<int> g_next_state{0};  // 0: unknown, 1: resolving, 2: ready
+
+void free_slow(void* p);
+
+// What the small path of every entry point reads, and nothing else: a
+// compare against these, then a call through g_next. Plain loads (acquire on
+// `small`, which is published after g_next), no call into the core.
+//  - small: requests below it go to the next allocator. 0 until the next
+//    allocator is known and the threshold read, so that every call takes the
+//    slow path (bootstrap, configuration) until then.
+//  - space_lo, space_len: the vmalloc space, learned from the instance
+//    (uvm::mm_space) before the first block of it is handed out, so every
+//    pointer of ours is seen inside. Length 0 until then: nothing is ours.
+//    The space is one reservation fixed at init, and a child made by fork has
+//    it at the same address, so it is never updated after.
+struct alignas(64) hot_state {
+  std::atomic<size_t> small{0};
+  // The next allocator's free once it is known; until then the slow path
+  // (which resolves it).
+  std::atomic<free_fn> free{free_slow};
+  std::atomic<uintptr_t> space_lo{0};
+  std::atomic<uintptr_t> space_len{0};
+};
+hot_state g_hot;
 
 // The bootstrap arena: 16-byte aligned bump allocation with a size header.
 alignas(64) unsigned char g_boot[256 * 1024];
@@ -54,9 +79,21 @@ std::atomic<size_t> g_boot_used{0};
 size_t g_threshold = 0;
 
 bool in_boot(const void* p) {
-  auto a = reinterpret_cast<uintptr_t>(p);
-  auto b = reinterpret_cast<uintptr_t>(g_boot);
-  return a >= b && a < b + sizeof g_boot;
+  return reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(g_boot) < sizeof g_boot;
+}
+
+// One compare: p - lo wraps for addresses below the space. The length is
+// published after the start, so a length read is never paired with an old
+// start.
+bool in_space(const void* p) {
+  uintptr_t len = g_hot.space_len.load(std::memory_order_acquire);
+  uintptr_t lo = g_hot.space_lo.load(std::memory_order_relaxed);
+  return reinterpret_cast<uintptr_t>(p) - lo < len;
+}
+
+// Requests below this go to the next allocator (0: take the slow path).
+size_t small_limit() {
+  return g_hot.small.load(std::memory_order_acquire);
 }
 
 void* boot_alloc(size_t size, size_t align) {
@@ -102,6 +139,7 @@ bool next_ready() {
   n.calloc = reinterpret_cast<calloc_fn>(dlsym(RTLD_NEXT, "calloc"));
   n.realloc = reinterpret_cast<realloc_fn>(dlsym(RTLD_NEXT, "realloc"));
   n.memalign = reinterpret_cast<memalign_fn>(dlsym(RTLD_NEXT, "memalign"));
+  n.posix_memalign = reinterpret_cast<posix_memalign_fn>(dlsym(RTLD_NEXT, "posix_memalign"));
   n.usable_size = reinterpret_cast<usable_fn>(dlsym(RTLD_NEXT, "malloc_usable_size"));
   if (n.malloc == nullptr || n.free == nullptr || n.calloc == nullptr || n.realloc == nullptr ||
       n.memalign == nullptr) {
@@ -110,10 +148,10 @@ bool next_ready() {
     abort();
   }
   g_next = n;
+  g_hot.free.store(n.free, std::memory_order_release);
   g_next_state.store(2, std::memory_order_release);
   return true;
 }
-
 
 // Requests this large go to uvmalloc (read once from the configuration).
 size_t threshold() {
@@ -125,7 +163,12 @@ size_t threshold() {
 }
 
 void set_threshold(size_t bytes) {
-  __atomic_store_n(&g_threshold, bytes == 0 ? 1 : bytes, __ATOMIC_RELAXED);
+  if (bytes == 0) bytes = 1;
+  __atomic_store_n(&g_threshold, bytes, __ATOMIC_RELAXED);
+  // Once the small path is open it follows the threshold; before, the slow
+  // path opens it with this value.
+  if (g_next_state.load(std::memory_order_acquire) == 2)
+    g_hot.small.store(bytes, std::memory_order_release);
 }
 
 void* next_symbol(const char* name) {
@@ -133,7 +176,7 @@ void* next_symbol(const char* name) {
 }
 
 bool ours(const void* p) {
-  return p != nullptr && uvm_is_vmalloc_addr(p);
+  return in_space(p);
 }
 
 }  // namespace uvm::shim
@@ -143,8 +186,30 @@ namespace {
 using uvm::shim::next_ready;
 using uvm::shim::ours;
 
+// The slow paths' start: false while the next allocator is being resolved
+// (serve from the bootstrap arena). Once it is known, opens the small path.
+bool ready() {
+  if (!next_ready()) return false;
+  if (small_limit() == 0) {
+    size_t zero = 0;
+    g_hot.small.compare_exchange_strong(zero, uvm::shim::threshold(), std::memory_order_release,
+                                        std::memory_order_relaxed);
+  }
+  return true;
+}
+
 bool is_large(size_t size) {
   return size >= uvm::shim::threshold();
+}
+
+// The space's bounds, once the instance exists: called before a block of it
+// is handed out.
+void learn_space() {
+  if (g_hot.space_len.load(std::memory_order_acquire) != 0) return;
+  uintptr_t lo, hi;
+  if (!uvm::mm_space(&lo, &hi)) return;
+  g_hot.space_lo.store(lo, std::memory_order_relaxed);
+  g_hot.space_len.store(hi - lo, std::memory_order_release);
 }
 
 void* large_alloc(size_t size, size_t align, unsigned flags, const void* caller) {
@@ -152,7 +217,10 @@ void* large_alloc(size_t size, size_t align, unsigned flags, const void* caller)
   // the next allocator serves the request instead of failing it.
   int saved = errno;
   void* p = uvm::alloc(size, align, flags, caller);
-  if (p != nullptr) return p;
+  if (p != nullptr) {
+    learn_space();
+    return p;
+  }
   errno = saved;
   if (align <= 16) return flags & uvm::VM_ZERO ? g_next.calloc(1, size) : g_next.malloc(size);
   p = g_next.memalign(align, size);
@@ -160,63 +228,62 @@ void* large_alloc(size_t size, size_t align, unsigned flags, const void* caller)
   return p;
 }
 
-size_t usable_size(void* p) {
+size_t usable_size_slow(void* p) {
   if (p == nullptr) return 0;
   if (ours(p)) return uvm_vmalloc_size(p);
   if (in_boot(p)) return boot_size(p);
+  if (!ready()) return 0;
   return g_next.usable_size ? g_next.usable_size(p) : 0;
 }
 
-void* aligned(size_t align, size_t size, const void* caller) {
-  if (!next_ready()) return boot_alloc(size, align);
+[[gnu::noinline]] void* aligned_slow(size_t align, size_t size, const void* caller) {
+  if (!ready()) return boot_alloc(size, align);
   if (is_large(size)) return large_alloc(size, align, 0, caller);
   return g_next.memalign(align, size);
+}
+
+// `align` is a power of two.
+void* aligned(size_t align, size_t size, const void* caller) {
+  if (__builtin_expect(size < small_limit(), 1)) return g_next.memalign(align, size);
+  return aligned_slow(align, size, caller);
 }
 
 bool is_pow2(size_t x) {
   return x != 0 && (x & (x - 1)) == 0;
 }
 
-}  // namespace
-
-UVM_EXPORT void* malloc(size_t size) {
-  if (!next_ready()) return boot_alloc(size, 16);
-  if (is_large(size)) return large_alloc(size, 1, 0, __builtin_return_address(0));
+[[gnu::noinline]] void* malloc_slow(size_t size, const void* caller) {
+  if (!ready()) return boot_alloc(size, 16);
+  if (is_large(size)) return large_alloc(size, 1, 0, caller);
   return g_next.malloc(size);
 }
 
-UVM_EXPORT void free(void* p) {
+[[gnu::noinline]] void free_slow(void* p) {
   if (p == nullptr || in_boot(p)) return;
   if (ours(p)) {
     uvm::free(p, "free");
     return;
   }
-  if (next_ready()) g_next.free(p);
+  if (ready()) g_next.free(p);
 }
 
-UVM_EXPORT void* calloc(size_t n, size_t size) {
-  size_t bytes;
-  if (__builtin_mul_overflow(n, size, &bytes)) {
-    errno = ENOMEM;
-    return nullptr;
-  }
-  if (!next_ready()) return boot_alloc(bytes, 16);
-  if (is_large(bytes)) return large_alloc(bytes, 1, uvm::VM_ZERO, __builtin_return_address(0));
+[[gnu::noinline]] void* calloc_slow(size_t n, size_t size, size_t bytes, const void* caller) {
+  if (!ready()) return boot_alloc(bytes, 16);
+  if (is_large(bytes)) return large_alloc(bytes, 1, uvm::VM_ZERO, caller);
   return g_next.calloc(n, size);
 }
 
-UVM_EXPORT void* realloc(void* p, size_t size) {
-  const void* caller = __builtin_return_address(0);
+[[gnu::noinline]] void* realloc_slow(void* p, size_t size, const void* caller) {
   if (p == nullptr) {
-    if (!next_ready()) return boot_alloc(size, 16);
+    if (!ready()) return boot_alloc(size, 16);
     return is_large(size) ? large_alloc(size, 1, 0, caller) : g_next.malloc(size);
   }
   if (size == 0) {  // glibc: free and return NULL
     free(p);
     return nullptr;
   }
-  if (in_boot(p) || !next_ready()) {
-    void* q = next_ready() ? malloc(size) : boot_alloc(size, 16);
+  if (in_boot(p) || !ready()) {
+    void* q = ready() ? malloc(size) : boot_alloc(size, 16);
     if (q != nullptr) memcpy(q, p, std::min(size, boot_size(p)));
     return q;
   }
@@ -240,9 +307,45 @@ UVM_EXPORT void* realloc(void* p, size_t size) {
   if (!large) return g_next.realloc(p, size);
   void* q = large_alloc(size, 1, 0, caller);
   if (q == nullptr) return nullptr;
-  memcpy(q, p, std::min(size, usable_size(p)));
+  memcpy(q, p, std::min(size, usable_size_slow(p)));
   g_next.free(p);
   return q;
+}
+
+}  // namespace
+
+// The small path of each entry point: compares against g_hot, then a tail
+// call to the next allocator. Everything else is in the *_slow functions.
+
+UVM_EXPORT void* malloc(size_t size) {
+  if (__builtin_expect(size < small_limit(), 1)) return g_next.malloc(size);
+  return malloc_slow(size, __builtin_return_address(0));
+}
+
+UVM_EXPORT void free(void* p) {
+  // Neither ours nor the arena's: the next allocator's (free(NULL) included,
+  // which it ignores), or free_slow while that is not known.
+  if (__builtin_expect(!in_space(p) && !in_boot(p), 1))
+    return g_hot.free.load(std::memory_order_acquire)(p);
+  free_slow(p);
+}
+
+UVM_EXPORT void* calloc(size_t n, size_t size) {
+  size_t bytes;
+  if (__builtin_mul_overflow(n, size, &bytes)) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  if (__builtin_expect(bytes < small_limit(), 1)) return g_next.calloc(n, size);
+  return calloc_slow(n, size, bytes, __builtin_return_address(0));
+}
+
+UVM_EXPORT void* realloc(void* p, size_t size) {
+  // realloc(p, 0) takes the slow path: glibc's meaning whatever the next
+  // allocator's.
+  if (__builtin_expect(size < small_limit() && size != 0 && !in_space(p) && !in_boot(p), 1))
+    return g_next.realloc(p, size);
+  return realloc_slow(p, size, __builtin_return_address(0));
 }
 
 UVM_EXPORT void* reallocarray(void* p, size_t n, size_t size) {
@@ -256,13 +359,12 @@ UVM_EXPORT void* reallocarray(void* p, size_t n, size_t size) {
 
 UVM_EXPORT int posix_memalign(void** out, size_t align, size_t size) {
   if (!is_pow2(align) || align % sizeof(void*) != 0) return EINVAL;
+  if (__builtin_expect(size < small_limit() && g_next.posix_memalign != nullptr, 1))
+    return g_next.posix_memalign(out, align, size);
   int saved = errno;
-  void* p = aligned(align, size, __builtin_return_address(0));
-  if (p == nullptr && size != 0) {
-    errno = saved;
-    return ENOMEM;
-  }
+  void* p = aligned_slow(align, size, __builtin_return_address(0));
   errno = saved;
+  if (p == nullptr && size != 0) return ENOMEM;
   *out = p;
   return 0;
 }
@@ -276,6 +378,7 @@ UVM_EXPORT void* aligned_alloc(size_t align, size_t size) {
 }
 
 UVM_EXPORT void* memalign(size_t align, size_t size) {
+  if (__builtin_expect(is_pow2(align), 1)) return aligned(align, size, __builtin_return_address(0));
   if (align > (SIZE_MAX >> 1) + 1) {  // no power of two that large
     errno = EINVAL;
     return nullptr;
@@ -300,7 +403,11 @@ UVM_EXPORT void* pvalloc(size_t size) {
 }
 
 UVM_EXPORT size_t malloc_usable_size(void* p) {
-  return usable_size(p);
+  if (__builtin_expect(p != nullptr && !in_space(p) && !in_boot(p) && small_limit() != 0 &&
+                           g_next.usable_size != nullptr,
+                       1))
+    return g_next.usable_size(p);
+  return usable_size_slow(p);
 }
 
 UVM_EXPORT void free_sized(void* p, size_t) {

@@ -488,6 +488,36 @@ static void test_many_live(void) {
   }
 }
 
+/* The small path of every entry point goes to the next allocator without
+ * touching errno, and the large path next to it still routes by address. */
+static void test_small_path(void) {
+  errno = 4321;
+  void* m = malloc(100);
+  void* c = calloc(10, 10);
+  void* r = realloc(NULL, 100);
+  r = realloc(r, 3000);
+  void* a = aligned_alloc(64, 128);
+  void* ma = memalign(256, 100);
+  void* v = valloc(100);
+  void* pm = NULL;
+  UVMT_CHECK(posix_memalign(&pm, 32, 100) == 0);
+  UVMT_CHECK(errno == 4321);
+  void* all[] = {m, c, r, a, ma, v, pm};
+  for (size_t i = 0; i < sizeof all / sizeof *all; ++i) {
+    UVMT_CHECK(all[i] != NULL && !uvmt_in_uvm(all[i]));
+    UVMT_CHECK(malloc_usable_size(all[i]) >= 100);
+  }
+  UVMT_CHECK(aligned_to(a, 64) && aligned_to(ma, 256) && aligned_to(v, g_page) &&
+             aligned_to(pm, 32));
+  UVMT_CHECK(uvmt_all_zero(c, 100));
+  /* Interleaved with large blocks: each free goes to the right owner. */
+  void* big = malloc(g_threshold);
+  UVMT_CHECK(uvmt_in_uvm(big));
+  for (size_t i = 0; i < sizeof all / sizeof *all; ++i) free(all[i]);
+  UVMT_CHECK(errno == 4321);
+  free(big);
+}
+
 struct test {
   const char* name;
   void (*fn)(void);
@@ -512,6 +542,7 @@ int main(int argc, char** argv) {
   const struct test tests[] = {
       {"malloc_zero", test_malloc_zero},
       {"free_null", test_free_null},
+      {"small_path", test_small_path},
       {"threshold_routing", test_threshold_routing},
       {"calloc_overflow", test_calloc_overflow},
       {"calloc_zeroed_after_dirty", test_calloc_zeroed_after_dirty},
