@@ -54,6 +54,7 @@ WORKLOADS = [
     ("i", "zstd", "zstd -3 --long=31 -T2 of generated text", "64 MiB / 200 MiB"),
     ("j", "xz", "xz -9 -T1 of generated text", "1 MiB / 8 MiB"),
     ("k", "sort", "LC_ALL=C sort --parallel=2 -S 200M of generated lines", "32 MiB / 100 MiB"),
+    ("l", "small_pairs", "malloc+free of 8..1024 bytes: the shim's cost where it does nothing", "20M / 100M pairs"),
 ]
 PROGRAMS = {"zstd", "xz", "sort"}
 
