@@ -276,6 +276,7 @@ TEST_P(PagePoolTest, ConfigureLowerPoolMaxPunchesTheExcess) {
 // Warm pages are capped by a share of what is live (the bytes handed out by
 // default): a small live set keeps max(live_floor, live_share% of it).
 TEST_P(PagePoolTest, WarmPagesAreCappedByTheLiveShare) {
+  cfg.live_share = 25;
   cfg.live_floor = MiB;
   start();
   page_run keep = alloc(16 * MiB);  // live, never touched: holes
@@ -327,6 +328,7 @@ TEST_P(PagePoolTest, PoolMaxBoundsTheLiveShare) {
 // The owner may say what is live (vmalloc: mapped less lazily freed bytes).
 TEST_P(PagePoolTest, LiveSourceSetsTheCap) {
   static size_t live = 0;
+  cfg.live_share = 25;
   cfg.live_floor = MiB;
   start();
   pool.set_live_source([](const void* p) { return *static_cast<const size_t*>(p); }, &live);

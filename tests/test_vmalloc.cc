@@ -648,6 +648,7 @@ TEST_P(VmallocTest, SmallLiveSetKeepsAShareOfItLazyAndPooled) {
   vm_config c = config();
   if (lazy()) c.lazy_max = 64 * MiB;
   c.pool.pool_max = 64 * MiB;
+  c.pool.live_share = 25;
   c.pool.live_floor = 2 * MiB;
   start(c);
   char* keep = alloc(16 * MiB);
