@@ -6,7 +6,7 @@
 // purge batches is here the mmap/munmap syscalls and the mmap_lock they take.
 // A freed area therefore stays mapped to its pages (the "lazy" state) until
 // more than the lazy cap has gathered (as many bytes as are live by default,
-// at least 8 MiB, at most `lazy_max`: pool_config::live_share and
+// at least 4 MiB, at most `lazy_max`: pool_config::live_share and
 // live_floor); a purge then puts PROT_NONE back over
 // runs of adjacent areas with one mmap each, and returns the pages to the
 // pool. That purge takes the oldest lazy areas first and keeps the newest

@@ -256,6 +256,7 @@ TEST_P(PagePoolTest, PoolMaxPunchesTheExcess) {
 
 // Lowering pool_max with configure() punches the excess too.
 TEST_P(PagePoolTest, ConfigureLowerPoolMaxPunchesTheExcess) {
+  cfg.live_floor = 8 * MiB;  // all 8 MiB stay warm with nothing live
   start();
   page_run a = alloc(8 * MiB);
   {
