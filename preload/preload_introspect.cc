@@ -21,17 +21,6 @@
 
 namespace {
 
-// The next definition of `name`, looked up once.
-template <class Fn>
-Fn next_fn(std::atomic<Fn>& slot, const char* name) {
-  Fn f = slot.load(std::memory_order_acquire);
-  if (f == nullptr) {
-    f = reinterpret_cast<Fn>(uvm::shim::next_symbol(name));
-    slot.store(f, std::memory_order_release);
-  }
-  return f;
-}
-
 using mallinfo2_fn = struct mallinfo2 (*)();
 using mallinfo_fn = struct mallinfo (*)();
 using trim_fn = int (*)(size_t);
@@ -65,7 +54,7 @@ constexpr char kMmapTotal[] = "<total type=\"mmap\" count=\"";
 
 UVM_EXPORT struct mallinfo2 mallinfo2() noexcept {
   struct mallinfo2 mi {};
-  if (auto next = next_fn(g_mallinfo2, "mallinfo2")) mi = next();
+  if (auto next = uvm::shim::next_cached(g_mallinfo2, "mallinfo2")) mi = next();
   struct uvm_stats s;
   live_blocks ours = ours_live(&s);
   mi.hblks += ours.count;
@@ -76,7 +65,7 @@ UVM_EXPORT struct mallinfo2 mallinfo2() noexcept {
 // The old interface: int fields, which glibc fills by truncation as well.
 UVM_EXPORT struct mallinfo mallinfo() noexcept {
   struct mallinfo mi {};
-  if (auto next = next_fn(g_mallinfo, "mallinfo")) mi = next();
+  if (auto next = uvm::shim::next_cached(g_mallinfo, "mallinfo")) mi = next();
   struct uvm_stats s;
   live_blocks ours = ours_live(&s);
   mi.hblks = static_cast<int>(static_cast<size_t>(mi.hblks) + ours.count);
@@ -88,7 +77,7 @@ UVM_EXPORT struct mallinfo mallinfo() noexcept {
 // areas and warm pool pages. 1 when either side released anything.
 UVM_EXPORT int malloc_trim(size_t pad) noexcept {
   int rc = 0;
-  if (auto next = next_fn(g_trim, "malloc_trim")) rc = next(pad);
+  if (auto next = uvm::shim::next_cached(g_trim, "malloc_trim")) rc = next(pad);
   struct uvm_stats before, after;
   uvm_stats(&before);
   if (before.reserved == 0) return rc;  // no instance
@@ -100,7 +89,7 @@ UVM_EXPORT int malloc_trim(size_t pad) noexcept {
 
 // glibc's report (stderr), then uvmalloc's blocks, which its totals leave out.
 UVM_EXPORT void malloc_stats() noexcept {
-  if (auto next = next_fn(g_stats, "malloc_stats")) next();
+  if (auto next = uvm::shim::next_cached(g_stats, "malloc_stats")) next();
   struct uvm_stats s;
   live_blocks ours = ours_live(&s);
   if (s.reserved == 0) return;
@@ -117,7 +106,7 @@ UVM_EXPORT void malloc_stats() noexcept {
 // The next allocator's XML with uvmalloc's blocks added to the mmap total,
 // and one <uvmalloc/> element before </malloc> with the breakdown.
 UVM_EXPORT int malloc_info(int options, FILE* fp) noexcept {
-  auto next = next_fn(g_info, "malloc_info");
+  auto next = uvm::shim::next_cached(g_info, "malloc_info");
   if (next == nullptr) {
     errno = ENOSYS;
     return -1;
@@ -165,7 +154,7 @@ UVM_EXPORT int malloc_info(int options, FILE* fp) noexcept {
 // (32 MiB on 64-bit) with 0; 2.36 takes any value, a negative one as a
 // size_t (so nothing is mmapped). The answer is the next allocator's.
 UVM_EXPORT int mallopt(int param, int value) noexcept {
-  auto next = next_fn(g_mallopt, "mallopt");
+  auto next = uvm::shim::next_cached(g_mallopt, "mallopt");
   int rc = next != nullptr ? next(param, value) : 0;
   if (param == M_MMAP_THRESHOLD && rc != 0) uvm::shim::set_threshold(static_cast<size_t>(value));
   return rc;

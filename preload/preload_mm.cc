@@ -47,16 +47,6 @@ bool from_shim(const void* ra) {
   return ra >= static_cast<const void*>(__ehdr_start) && ra < static_cast<const void*>(_end);
 }
 
-template <typename F>
-F next(std::atomic<F>& cache, const char* name) {
-  F f = cache.load(std::memory_order_acquire);
-  if (f == nullptr) {
-    f = reinterpret_cast<F>(uvm::shim::next_symbol(name));
-    cache.store(f, std::memory_order_release);
-  }
-  return f;
-}
-
 using advise_fn = int (*)(void*, size_t, int);
 using protect_fn = int (*)(void*, size_t, int);
 using lock_fn = int (*)(const void*, size_t);
@@ -78,21 +68,26 @@ std::atomic<remap_fn> g_mremap;
 // Without a next definition (a static libc, an old one without mlock2):
 // the system call itself.
 int real_madvise(uintptr_t a, size_t len, int advice) {
-  if (auto f = next(g_madvise, "madvise")) return f(reinterpret_cast<void*>(a), len, advice);
+  if (auto f = uvm::shim::next_cached(g_madvise, "madvise"))
+    return f(reinterpret_cast<void*>(a), len, advice);
   return static_cast<int>(syscall(SYS_madvise, a, len, advice));
 }
 int real_mprotect(uintptr_t a, size_t len, int prot) {
-  if (auto f = next(g_mprotect, "mprotect")) return f(reinterpret_cast<void*>(a), len, prot);
+  if (auto f = uvm::shim::next_cached(g_mprotect, "mprotect"))
+    return f(reinterpret_cast<void*>(a), len, prot);
   return static_cast<int>(syscall(SYS_mprotect, a, len, prot));
 }
 int real_mlock2(uintptr_t a, size_t len, unsigned flags) {
   if (flags == 0)
-    if (auto f = next(g_mlock, "mlock")) return f(reinterpret_cast<void*>(a), len);
-  if (auto f = next(g_mlock2, "mlock2")) return f(reinterpret_cast<void*>(a), len, flags);
+    if (auto f = uvm::shim::next_cached(g_mlock, "mlock"))
+      return f(reinterpret_cast<void*>(a), len);
+  if (auto f = uvm::shim::next_cached(g_mlock2, "mlock2"))
+    return f(reinterpret_cast<void*>(a), len, flags);
   return static_cast<int>(syscall(SYS_mlock2, a, len, flags));
 }
 int real_munlock(uintptr_t a, size_t len) {
-  if (auto f = next(g_munlock, "munlock")) return f(reinterpret_cast<void*>(a), len);
+  if (auto f = uvm::shim::next_cached(g_munlock, "munlock"))
+    return f(reinterpret_cast<void*>(a), len);
   return static_cast<int>(syscall(SYS_munlock, a, len));
 }
 
@@ -223,7 +218,7 @@ UVM_EXPORT int munlock(const void* addr, size_t len) {
 
 UVM_EXPORT int mlockall(int flags) {
   if (from_shim(__builtin_return_address(0))) {
-    if (auto f = next(g_mlockall, "mlockall")) return f(flags);
+    if (auto f = uvm::shim::next_cached(g_mlockall, "mlockall")) return f(flags);
     return static_cast<int>(syscall(SYS_mlockall, flags));
   }
   return set_errno(uvm::mm_lockall(flags));
@@ -231,7 +226,7 @@ UVM_EXPORT int mlockall(int flags) {
 
 UVM_EXPORT int munlockall() {
   if (from_shim(__builtin_return_address(0))) {
-    if (auto f = next(g_munlockall, "munlockall")) return f();
+    if (auto f = uvm::shim::next_cached(g_munlockall, "munlockall")) return f();
     return static_cast<int>(syscall(SYS_munlockall));
   }
   return set_errno(uvm::mm_unlockall());
@@ -243,7 +238,7 @@ UVM_EXPORT int munmap(void* addr, size_t len) {
     errno = EINVAL;
     return -1;
   }
-  if (auto f = next(g_munmap, "munmap")) return f(addr, len);
+  if (auto f = uvm::shim::next_cached(g_munmap, "munmap")) return f(addr, len);
   return static_cast<int>(syscall(SYS_munmap, addr, len));
 }
 
@@ -262,6 +257,7 @@ UVM_EXPORT void* mremap(void* old, size_t old_len, size_t new_len, int flags, ..
     errno = EINVAL;
     return MAP_FAILED;
   }
-  if (auto f = next(g_mremap, "mremap")) return f(old, old_len, new_len, flags, new_addr);
+  if (auto f = uvm::shim::next_cached(g_mremap, "mremap"))
+    return f(old, old_len, new_len, flags, new_addr);
   return reinterpret_cast<void*>(syscall(SYS_mremap, old, old_len, new_len, flags, new_addr));
 }

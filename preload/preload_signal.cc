@@ -8,29 +8,19 @@
 //
 // SIGBUS is left alone: uvmalloc never shrinks its memfds under a mapping,
 // so nothing it does raises SIGBUS, and there is nothing of ours to explain.
-#include <dlfcn.h>
 #include <signal.h>
 
 #include <atomic>
 #include <cerrno>
 
 #include "api_internal.h"
+#include "shim.h"
 
 #define UVM_EXPORT extern "C" __attribute__((visibility("default")))
 
 namespace {
 
 using signal_fn = sighandler_t (*)(int, sighandler_t);
-
-template <typename Fn>
-Fn next(std::atomic<Fn>& slot, const char* name) {
-  Fn f = slot.load(std::memory_order_acquire);
-  if (f == nullptr) {
-    f = reinterpret_cast<Fn>(dlsym(RTLD_NEXT, name));
-    slot.store(f, std::memory_order_release);
-  }
-  return f;
-}
 
 std::atomic<uvm::shim::sigaction_fn> g_sigaction{nullptr};
 std::atomic<signal_fn> g_signal{nullptr};
@@ -62,7 +52,7 @@ sighandler_t set_handler(sighandler_t handler, int flags, bool mask_self) {
 namespace uvm::shim {
 
 sigaction_fn next_sigaction() {
-  return next(g_sigaction, "sigaction");
+  return uvm::shim::next_cached(g_sigaction, "sigaction");
 }
 
 }  // namespace uvm::shim
@@ -85,7 +75,7 @@ UVM_EXPORT int __sigaction(int sig, const struct sigaction* act, struct sigactio
 // restarted (siginterrupt() on SIGSEGV is not seen here).
 UVM_EXPORT sighandler_t signal(int sig, sighandler_t handler) {
   if (sig == SIGSEGV) return set_handler(handler, SA_RESTART, true);
-  return next(g_signal, "signal")(sig, handler);
+  return uvm::shim::next_cached(g_signal, "signal")(sig, handler);
 }
 
 UVM_EXPORT sighandler_t bsd_signal(int sig, sighandler_t handler) {
@@ -95,7 +85,7 @@ UVM_EXPORT sighandler_t bsd_signal(int sig, sighandler_t handler) {
 // System V semantics: one delivery, then SIG_DFL; the signal not blocked.
 UVM_EXPORT sighandler_t __sysv_signal(int sig, sighandler_t handler) {
   if (sig == SIGSEGV) return set_handler(handler, SA_RESETHAND | SA_NODEFER, false);
-  return next(g_sysv_signal, "__sysv_signal")(sig, handler);
+  return uvm::shim::next_cached(g_sysv_signal, "__sysv_signal")(sig, handler);
 }
 
 UVM_EXPORT sighandler_t sysv_signal(int sig, sighandler_t handler) {
@@ -105,7 +95,7 @@ UVM_EXPORT sighandler_t sysv_signal(int sig, sighandler_t handler) {
 // sigset(): SIG_HOLD blocks the signal; anything else installs it with no
 // flags and unblocks it. SIG_HOLD is returned when it was blocked.
 UVM_EXPORT sighandler_t sigset(int sig, sighandler_t disp) {
-  if (sig != SIGSEGV) return next(g_sigset, "sigset")(sig, disp);
+  if (sig != SIGSEGV) return uvm::shim::next_cached(g_sigset, "sigset")(sig, disp);
   sigset_t self, was;
   sigemptyset(&self);
   sigaddset(&self, SIGSEGV);

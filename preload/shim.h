@@ -3,6 +3,7 @@
 // interposes one more family of calls a program makes on its memory.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 
 namespace uvm::shim {
@@ -12,6 +13,16 @@ namespace uvm::shim {
 bool next_ready();
 // The next definition of `name` after the shim (dlsym RTLD_NEXT), or null.
 void* next_symbol(const char* name);
+// next_symbol(name) as a function of type Fn, looked up once into `slot`.
+template <class Fn>
+Fn next_cached(std::atomic<Fn>& slot, const char* name) {
+  Fn f = slot.load(std::memory_order_acquire);
+  if (f == nullptr) {
+    f = reinterpret_cast<Fn>(next_symbol(name));
+    slot.store(f, std::memory_order_release);
+  }
+  return f;
+}
 
 // Requests of threshold() bytes or more go to uvmalloc.
 size_t threshold();
