@@ -59,6 +59,7 @@ void fork_parent() {
 
 void fork_child() {
   if (Vmalloc* vm = g_vm.load()) vm->fork_child();
+  segv_fork_child();
   arm_sentinel();
   g_forking = false;
   g_init_lock.unlock();

@@ -66,6 +66,9 @@ void install_segv_handler();
 // and reported back, never ours; before, the call goes to the kernel. 0, or
 // -1 with errno set.
 int segv_program_action(const struct sigaction* act, struct sigaction* old);
+// In a fork child: the writers' lock of segv_program_action may have been
+// held by a parent thread that the child does not have.
+void segv_fork_child();
 
 namespace shim {
 // The C library's sigaction, past the shim's interposer (preload_signal.cc).

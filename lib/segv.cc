@@ -272,6 +272,12 @@ void install_segv_handler() {
   g_installed.store(true, std::memory_order_release);
 }
 
+void segv_fork_child() {
+  // The child's only thread holds nothing; a slot a parent thread was
+  // filling is not published (the generation did not move).
+  g_lock.clear(std::memory_order_release);
+}
+
 int segv_program_action(const struct sigaction* act, struct sigaction* old) {
   action_lock lock;
   if (!g_installed.load(std::memory_order_relaxed)) return sys_sigaction()(SIGSEGV, act, old);
