@@ -8,11 +8,13 @@
 #ifndef UVM_PRELOAD_TEST_H
 #define UVM_PRELOAD_TEST_H
 
+#include <dirent.h>
 #include <errno.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #ifdef __cplusplus
@@ -155,6 +157,37 @@ static inline int uvmt_all_zero(const void* p, size_t n) {
   for (size_t i = 0; i < n; ++i)
     if (c[i] != 0) return 0;
   return 1;
+}
+
+struct uvmt_file_id {
+  dev_t dev;
+  ino_t ino;
+};
+
+/* The memfds open in this process (at most max): their ids, when ids is not
+ * null, and their allocated bytes. Returns how many. */
+static inline int uvmt_memfds(struct uvmt_file_id* ids, size_t* bytes, int max) {
+  DIR* d = opendir("/proc/self/fd");
+  UVMT_REQUIRE(d != NULL);
+  int n = 0;
+  struct dirent* e;
+  while ((e = readdir(d)) != NULL && n < max) {
+    char path[64], link[256];
+    snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+    ssize_t len = readlink(path, link, sizeof link - 1);
+    if (len <= 0) continue;
+    link[len] = 0;
+    struct stat st;
+    if (!uvmt_is_memfd_path(link) || stat(path, &st) != 0) continue;
+    if (ids != NULL) {
+      ids[n].dev = st.st_dev;
+      ids[n].ino = st.st_ino;
+    }
+    bytes[n] = (size_t)st.st_blocks * 512;
+    ++n;
+  }
+  closedir(d);
+  return n;
 }
 
 #ifdef __cplusplus

@@ -23,34 +23,6 @@
 #define COUNT 16
 #define MAX_FILES 64
 
-struct file_id {
-  dev_t dev;
-  ino_t ino;
-};
-
-/* The memfds open in this process: their ids, and their allocated bytes. */
-static int memfds(struct file_id* ids, size_t* bytes, int max) {
-  DIR* d = opendir("/proc/self/fd");
-  UVMT_REQUIRE(d != NULL);
-  int n = 0;
-  struct dirent* e;
-  while ((e = readdir(d)) != NULL && n < max) {
-    char path[64], link[256];
-    snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
-    ssize_t len = readlink(path, link, sizeof link - 1);
-    if (len <= 0) continue;
-    link[len] = 0;
-    struct stat st;
-    if (!uvmt_is_memfd_path(link) || stat(path, &st) != 0) continue;
-    ids[n].dev = st.st_dev;
-    ids[n].ino = st.st_ino;
-    bytes[n] = (size_t)st.st_blocks * 512;
-    ++n;
-  }
-  closedir(d);
-  return n;
-}
-
 int main(void) {
   uvmt_require_shim();
   size_t lazy = 128 * MiB; /* the default lazy: budget (smaller settings only help) */
@@ -61,9 +33,9 @@ int main(void) {
     UVMT_REQUIRE(b[i] != NULL && uvmt_in_uvm(b[i]));
     memset(b[i], i + 1, BLOCK);
   }
-  struct file_id before[MAX_FILES], now[MAX_FILES];
+  struct uvmt_file_id before[MAX_FILES], now[MAX_FILES];
   size_t before_bytes[MAX_FILES], now_bytes[MAX_FILES];
-  int nbefore = memfds(before, before_bytes, MAX_FILES);
+  int nbefore = uvmt_memfds(before, before_bytes, MAX_FILES);
   size_t held = 0;
   for (int i = 0; i < nbefore; ++i) held += before_bytes[i];
   UVMT_REQUIRE(held >= COUNT * BLOCK); /* the blocks live in these files */
@@ -85,7 +57,7 @@ int main(void) {
     free(p);
   }
 
-  int nnow = memfds(now, now_bytes, MAX_FILES);
+  int nnow = uvmt_memfds(now, now_bytes, MAX_FILES);
   size_t old_held = 0;
   for (int i = 0; i < nnow; ++i)
     for (int j = 0; j < nbefore; ++j)

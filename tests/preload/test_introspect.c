@@ -35,21 +35,9 @@ static struct mallinfo old_mallinfo(void) {
 /* Bytes all memfds of the process hold: what freed large blocks may still
  * pin under the shim (none exist without it). */
 static size_t memfd_bytes(void) {
-  size_t total = 0;
-  DIR* d = opendir("/proc/self/fd");
-  UVMT_REQUIRE(d != NULL);
-  struct dirent* e;
-  while ((e = readdir(d)) != NULL) {
-    char path[64], target[256];
-    snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
-    ssize_t n = readlink(path, target, sizeof target - 1);
-    if (n <= 0) continue;
-    target[n] = 0;
-    struct stat st;
-    if (strncmp(target, "/memfd:", 7) == 0 && stat(path, &st) == 0)
-      total += (size_t)st.st_blocks * 512;
-  }
-  closedir(d);
+  size_t bytes[256], total = 0;
+  int n = uvmt_memfds(NULL, bytes, 256);
+  for (int i = 0; i < n; ++i) total += bytes[i];
   return total;
 }
 
