@@ -12,6 +12,7 @@
 
 #include "api_internal.h"
 #include "caller.h"
+#include "fork_barrier.h"
 #include "pal.h"
 #include "uvmalloc/uvmalloc.h"
 #include "vmalloc.h"
@@ -24,8 +25,8 @@ std::atomic<Vmalloc*> g_vm{nullptr};
 std::atomic<bool> g_failed{false};
 std::mutex g_init_lock;
 vm_config g_cfg;  // settings before init
-// Writer-preferring, so a fork is not starved by a stream of allocations.
-pthread_rwlock_t g_fork_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+// Held by every operation, exclusively across fork() (fork_barrier.h).
+ForkBarrier g_fork_barrier;
 
 // Reads 1 in this process and 0 in any child made by fork, with or without
 // fork handlers (MADV_WIPEONFORK): how a child of _Fork(), a raw fork
@@ -44,7 +45,7 @@ void arm_sentinel() {
 }  // namespace
 
 void fork_prepare() {
-  pthread_rwlock_wrlock(&g_fork_lock);
+  g_fork_barrier.lock();
   g_init_lock.lock();
   g_forking = true;
   if (Vmalloc* vm = g_vm.load()) vm->fork_prepare();
@@ -54,7 +55,7 @@ void fork_parent() {
   if (Vmalloc* vm = g_vm.load()) vm->fork_parent();
   g_forking = false;
   g_init_lock.unlock();
-  pthread_rwlock_unlock(&g_fork_lock);
+  g_fork_barrier.unlock();
 }
 
 void fork_child() {
@@ -63,9 +64,7 @@ void fork_child() {
   arm_sentinel();
   g_forking = false;
   g_init_lock.unlock();
-  // The write lock belongs to the parent's thread id; the child's only thread
-  // has another, so start from a fresh lock instead of unlocking.
-  g_fork_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+  g_fork_barrier.reset_in_child();
 }
 
 namespace {
@@ -89,14 +88,14 @@ void mend(Vmalloc* vm) {
     if (write(2, msg, sizeof msg - 1) < 0) {
       // stderr is gone: nothing more to say
     }
-    g_fork_lock = PTHREAD_RWLOCK_WRITER_NONRECURSIVE_INITIALIZER_NP;
+    g_fork_barrier.reset_in_child();
     fork_prepare();
     fork_child();
     return;
   }
-  pthread_rwlock_wrlock(&g_fork_lock);
+  g_fork_barrier.lock();
   if (vm->pool_lost()) vm->replace_lost_file();
-  pthread_rwlock_unlock(&g_fork_lock);
+  g_fork_barrier.unlock();
 }
 
 int to_errno(int status) {
@@ -189,11 +188,9 @@ Vmalloc* instance() {
   return vm;
 }
 
-fork_guard::fork_guard() {
-  pthread_rwlock_rdlock(&g_fork_lock);
-}
+fork_guard::fork_guard() : slot_(g_fork_barrier.enter()) {}
 fork_guard::~fork_guard() {
-  pthread_rwlock_unlock(&g_fork_lock);
+  g_fork_barrier.leave(slot_);
 }
 
 size_t large_threshold() {
@@ -427,8 +424,10 @@ void uvm_stats_print(FILE* out) {
 }
 
 int uvm_configure(const char* conf) {
-  uvm::fork_guard fg;  // before the init lock, in the order fork_prepare takes them
-  std::lock_guard<std::mutex> g(uvm::g_init_lock);
+  // Every operation held off: they read the settings without a lock. Taken
+  // before the init lock, in the order fork_prepare takes them.
+  uvm::g_fork_barrier.lock();
+  std::unique_lock<std::mutex> g(uvm::g_init_lock);
   uvm::Vmalloc* vm = uvm::g_vm.load();
   uvm::vm_config cfg = vm != nullptr ? vm->config() : uvm::g_cfg;
   int bad = uvm::parse_config(conf, &cfg, uvm::warn);
@@ -441,6 +440,8 @@ int uvm_configure(const char* conf) {
       if (const char* env = secure_getenv("UVMALLOC_CONF"))
         uvm::parse_config(env, &uvm::g_cfg, nullptr);
   }
+  g.unlock();
+  uvm::g_fork_barrier.unlock();
   return bad == 0 ? UVM_OK : UVM_EINVAL;
 }
 

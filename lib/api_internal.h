@@ -19,6 +19,9 @@ class fork_guard {
   ~fork_guard();
   fork_guard(const fork_guard&) = delete;
   fork_guard& operator=(const fork_guard&) = delete;
+
+ private:
+  unsigned slot_;  // the fork barrier's slot it entered by
 };
 
 // The shim's routing threshold, without creating the instance (so programs

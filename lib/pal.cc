@@ -4,11 +4,13 @@
 
 #include <fcntl.h>
 #include <linux/falloc.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -48,6 +50,12 @@ void* map_anon(size_t size) {
     return nullptr;
   }
   void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? nullptr : p;
+}
+
+void* map_sparse(size_t size) {
+  void* p =
+      mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   return p == MAP_FAILED ? nullptr : p;
 }
 
@@ -425,6 +433,22 @@ memory_limits read_memory_limits() {
       lim.one_mapping = static_cast<size_t>(strtoull(key + 12, nullptr, 10)) << 10;
   }
   return lim;
+}
+
+unsigned nr_cpus() {
+  long n = sysconf(_SC_NPROCESSORS_CONF);
+  return n > 0 ? static_cast<unsigned>(n) : 1;
+}
+
+unsigned current_cpu() {
+  int cpu = sched_getcpu();
+  return cpu >= 0 ? static_cast<unsigned>(cpu) : 0;
+}
+
+uint64_t coarse_ns() {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1000000000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 }  // namespace uvm::pal

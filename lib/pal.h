@@ -22,6 +22,9 @@ void* map_anon(size_t size);
 // Read-only anonymous memory: reads as zeros and costs no pages. Null on
 // failure.
 const void* map_zeros(size_t size);
+// Zeroed read-write memory for a large, sparsely used table: MAP_NORESERVE,
+// so only the pages written are charged. Null on failure.
+void* map_sparse(size_t size);
 int unmap(void* addr, size_t size);
 // One private anonymous page that every fork child sees as zeros
 // (MADV_WIPEONFORK), or null where the kernel lacks it.
@@ -128,5 +131,13 @@ struct memory_limits {
   size_t one_mapping;
 };
 memory_limits read_memory_limits();
+
+// CPUs the system may bring online (the number of vmap nodes), at least 1.
+unsigned nr_cpus();
+// The CPU this thread runs on now (sched_getcpu: glibc reads it from the rseq
+// area, no system call), 0 where unknown. Only a hint: the thread may move.
+unsigned current_cpu();
+// CLOCK_MONOTONIC_COARSE in nanoseconds: a vDSO read, no system call.
+uint64_t coarse_ns();
 
 }  // namespace uvm::pal
