@@ -47,7 +47,8 @@ Vmalloc::~Vmalloc() {
 }
 
 int Vmalloc::init(const vm_config& cfg) {
-  cfg_ = cfg;
+  cfgs_[0] = cfg;
+  cfg_.store(&cfgs_[0], std::memory_order_release);
   if (!pal::page_size_ok()) return UVM_EINVAL;
   int rc = space_.reserve(cfg.reserve, cfg.min_reserve, kHugePage);
   if (rc != UVM_OK) return rc;
@@ -65,14 +66,15 @@ int Vmalloc::init(const vm_config& cfg) {
 }
 
 void Vmalloc::configure(const vm_config& cfg) {
-  size_t reserve = cfg_.reserve, min_reserve = cfg_.min_reserve;
-  bool uring = cfg_.pool.uring;
-  cfg_ = cfg;
-  cfg_.reserve = reserve;  // fixed at init
-  cfg_.min_reserve = min_reserve;
-  cfg_.pool.uring = uring;
+  const vm_config& old = config();
+  vm_config& next = &old == &cfgs_[0] ? cfgs_[1] : cfgs_[0];
+  next = cfg;
+  next.reserve = old.reserve;  // fixed at init
+  next.min_reserve = old.min_reserve;
+  next.pool.uring = old.pool.uring;
+  cfg_.store(&next, std::memory_order_release);
   if (cfg.vma_max > 0) vma_limit_ = cfg.vma_max;
-  pool_.configure(cfg_.pool);
+  pool_.configure(next.pool);
   std::unique_lock<std::mutex> g(lazy_lock_);
   bool over = lazy_bytes_ > lazy_cap();
   g.unlock();
@@ -91,7 +93,7 @@ vm_struct* Vmalloc::lazy_take(size_t size, unsigned guard, size_t align) {
   // Candidates looked at before giving up: the bins may hold many areas of
   // the wrong alignment or from before a fork, and this runs on every alloc.
   constexpr int kMaxProbes = 16;
-  size_t limit = cfg_.efence ? size : 2 * size;  // efence places by the exact size
+  size_t limit = config().efence ? size : 2 * size;  // efence places by the exact size
   std::lock_guard<std::mutex> g(lazy_lock_);
   // A block from before a fork pins its whole old pool file: let it go.
   vm_struct* vm = lazy_bins_.find(size, limit, kMaxProbes, [&](const vm_struct* v) {
@@ -242,8 +244,9 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
     *status = UVM_ENOMEM;
     return nullptr;
   }
+  const vm_config& cfg = config();
   size_t mapped = (size + P - 1) & ~(P - 1);
-  size_t guard = cfg_.guard && !(flags & VM_NO_GUARD) ? P : 0;
+  size_t guard = cfg.guard && !(flags & VM_NO_GUARD) ? P : 0;
   *status = UVM_EOVERFLOW;
   if (mapped < size || mapped + guard < mapped) return nullptr;
   size_t offset = fence_offset(mapped, size, align, guard);
@@ -312,7 +315,7 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
   void* addr = reinterpret_cast<void*>(va->va_start);
   // Prefault pages that exist, unless this size is used sparsely (or
   // `populate` bounds it); holes are left to fault on first touch.
-  bool populate = warm && dense && mapped <= cfg_.populate;
+  bool populate = warm && dense && mapped <= cfg.populate;
   size_t done = 0;
   for (unsigned i = 0; i < nr; done += vm->runs[i++].len) {
     void* at = static_cast<char*>(addr) + done;
@@ -368,7 +371,7 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
 // the caller's alignment (at least malloc's 16) allows, so a small overflow
 // faults at once.
 size_t Vmalloc::fence_offset(size_t mapped, size_t size, size_t align, size_t guard) const {
-  if (!cfg_.efence || guard == 0) return 0;
+  if (!config().efence || guard == 0) return 0;
   size_t a = align < 16 ? 16 : align;
   return (mapped - size) / a * a;
 }
@@ -406,7 +409,7 @@ int Vmalloc::free(void* p) {
   // block under mlockall(MCL_FUTURE), whose purge would map locked PROT_NONE.
   bool attrs = vm->attrs != nullptr;
   if (attrs) mm_forget(vm);
-  if (cfg_.lazy_max > 0 && !(vm->flags & VM_USERMAP) && current(vm->gen) && !attrs &&
+  if (config().lazy_max > 0 && !(vm->flags & VM_USERMAP) && current(vm->gen) && !attrs &&
       !mm_future_.load(std::memory_order_relaxed)) {
     lazy_add(vm);
     return UVM_OK;

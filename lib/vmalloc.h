@@ -106,8 +106,13 @@ class Vmalloc {
 
   int init(const vm_config& cfg);
   // Settings that can change after init (pool, lazy, guard, bad_free...).
+  // The caller holds every operation off (the fork barrier, exclusively).
   void configure(const vm_config& cfg);
-  const vm_config& config() const { return cfg_; }
+  // The settings in force: an immutable snapshot. Operations read it under
+  // the fork barrier, which configure() holds exclusively, so the snapshot
+  // they read is never the one being rewritten; readers outside operations
+  // (the shim's threshold, the bad-free report) read one field at once.
+  const vm_config& config() const { return *cfg_.load(std::memory_order_acquire); }
 
   // `size` bytes aligned to `align` (a power of two); null with *status set
   // on failure (UVM_EINVAL, UVM_EOVERFLOW, UVM_ENOSPC, UVM_ENOMEM).
@@ -202,7 +207,10 @@ class Vmalloc {
   // no lock: the two may be a purge apart, never by more than it holds).
   size_t live() const;
   // Lazily freed bytes kept at most now: live_cap() of lazy_max.
-  size_t lazy_cap() const { return live_cap(cfg_.lazy_max, live(), cfg_.pool); }
+  size_t lazy_cap() const {
+    const vm_config& c = config();
+    return live_cap(c.lazy_max, live(), c.pool);
+  }
   void purge_list(vm_struct* victims);
   // Unmap a chain of detached lazy areas in address order (purge_next).
   void purge_chain(vm_struct* head);
@@ -249,7 +257,10 @@ class Vmalloc {
   void* move(vm_struct* vm, size_t size, int* status);
   void* copy_to_new(vm_struct* vm, size_t size, int* status);
 
-  vm_config cfg_;
+  // The two snapshots behind config(): configure() fills the one not in
+  // force and publishes it.
+  vm_config cfgs_[2];
+  std::atomic<const vm_config*> cfg_{&cfgs_[0]};
   VmSpace space_;
   // vm_map_ram blocks by index of their (block-aligned) slot in the space:
   // lookup without the tree locks, like the kernel's per-cpu xarray.

@@ -17,7 +17,7 @@ void* Vmalloc::alloc_user(size_t size, const void* caller, int* status) {
   *status = UVM_EINVAL;
   if (size == 0) return nullptr;
   size_t mapped = (size + P - 1) & ~(P - 1);
-  size_t guard = cfg_.guard ? P : 0;
+  size_t guard = config().guard ? P : 0;
   *status = UVM_EOVERFLOW;
   if (mapped < size || mapped + guard < mapped) return nullptr;
   *status = UVM_ENOMEM;

@@ -228,7 +228,7 @@ void* Vmalloc::realloc(void* p, size_t size, const void* caller, int* status) {
   // Its own sealed file, or an older pool file (mapped copy-on-write since a
   // fork): growth cannot map more of the same file.
   // Under efence the block must end at its guard page whatever its size.
-  if (cfg_.efence && (vm->flags & VM_GUARD)) return copy_to_new(vm, size, status);
+  if (config().efence && (vm->flags & VM_GUARD)) return copy_to_new(vm, size, status);
   // A shareable block's file is sealed at its size: any resize is a copy
   // into a new one, so an export always covers exactly the allocation.
   if ((vm->flags & VM_USERMAP) && n != vm->size) return copy_to_new(vm, size, status);
