@@ -183,6 +183,7 @@ int FreeAreaTree::alloc_fixed(uintptr_t start, size_t size) {
 // its parent and the list give both neighbours at once.
 void FreeAreaTree::insert(vmap_area* va) {
   va->vm = nullptr;
+  va->state = 0;
   bytes_ += va->size();
   rb_node** link = &root_.node;
   rb_node* parent = nullptr;

@@ -30,6 +30,10 @@ struct vmap_area {
   // kind (the kernel's va->flags: vmalloc, vmap, vm_map_ram block).
   void* vm;
   unsigned flags;
+  // Busy areas: va_start | VA_LIVE, or va_start | VA_PARKED while the layer
+  // above holds it lazily freed; 0 elsewhere (vmap.h). Read and written with
+  // std::atomic_ref, so a free can claim its area without the busy lock.
+  uintptr_t state;
 
   size_t size() const { return va_end - va_start; }
 };

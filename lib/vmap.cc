@@ -24,6 +24,7 @@ VmSpace::~VmSpace() {
     rb_erase(n, &busy_root_);
     vmap_area_cache().free(va_of(n));
   }
+  if (index_ != nullptr) pal::unmap(index_, ((end_ - start_) >> 12) * sizeof(vmap_area*));
   if (reserved_) pal::unmap(reinterpret_cast<void*>(start_), end_ - start_);
 }
 
@@ -36,6 +37,8 @@ int VmSpace::init_range(uintptr_t start, size_t size) {
   if (rc != UVM_OK) return rc;
   start_ = start;
   end_ = start + size;
+  // Without an index every lookup() takes the busy lock; nothing else changes.
+  index_ = static_cast<vmap_area**>(pal::map_sparse((size >> 12) * sizeof(vmap_area*)));
   return UVM_OK;
 }
 
@@ -67,6 +70,22 @@ void VmSpace::insert_busy(vmap_area* va) {
   rb_insert_color(&va->rb, &busy_root_);
   ++busy_areas_;
   busy_bytes_ += va->size();
+  std::atomic_ref<uintptr_t>(va->state).store(va->va_start | kLive, std::memory_order_release);
+  if (index_ != nullptr) {
+    std::atomic_ref<vmap_area*>(*slot(va->va_start)).store(va, std::memory_order_release);
+    ++indexed_;
+  }
+}
+
+void VmSpace::erase_busy(vmap_area* va) {
+  rb_erase(&va->rb, &busy_root_);
+  --busy_areas_;
+  busy_bytes_ -= va->size();
+  std::atomic_ref<uintptr_t>(va->state).store(0, std::memory_order_relaxed);
+  if (index_ != nullptr) {
+    std::atomic_ref<vmap_area*>(*slot(va->va_start)).store(nullptr, std::memory_order_relaxed);
+    --indexed_;
+  }
 }
 
 int VmSpace::link_busy(uintptr_t start, size_t size, vmap_area* busy, vmap_area** out) {
@@ -148,7 +167,7 @@ vmap_area* VmSpace::find_busy_locked(uintptr_t addr) const {
     else if (addr >= va->va_end)
       n = n->right;
     else
-      return va;
+      return parked(*va) ? nullptr : va;  // areas never overlap: nothing else holds addr
   }
   return nullptr;
 }
@@ -193,9 +212,7 @@ int VmSpace::unlink_busy(uintptr_t addr, vmap_area** out) {
   vmap_area* va = find_busy_locked(addr);
   if (va == nullptr) return UVM_ENOTALLOC;
   if (va->va_start != addr) return UVM_EINTERIOR;
-  rb_erase(&va->rb, &busy_root_);
-  --busy_areas_;
-  busy_bytes_ -= va->size();
+  erase_busy(va);
   *out = va;
   return UVM_OK;
 }
@@ -208,11 +225,27 @@ int VmSpace::unlink_busy(uintptr_t addr, unsigned flags, vmap_area** out) {
   if (va == nullptr) return UVM_ENOTALLOC;
   if (va->va_start != addr) return UVM_EINTERIOR;
   if (va->flags != flags) return UVM_EWRONGKIND;
-  rb_erase(&va->rb, &busy_root_);
-  --busy_areas_;
-  busy_bytes_ -= va->size();
+  erase_busy(va);
   *out = va;
   return UVM_OK;
+}
+
+vmap_area* VmSpace::lookup(uintptr_t addr) const {
+  if (!contains(addr) || addr % pal::kPageSize != 0) return nullptr;
+  if (index_ != nullptr)
+    return std::atomic_ref<vmap_area*>(*slot(addr)).load(std::memory_order_acquire);
+  std::lock_guard<std::mutex> g(busy_lock_);
+  for (rb_node* n = busy_root_.node; n != nullptr;) {
+    vmap_area* va = va_of(n);
+    if (addr == va->va_start) return va;
+    n = addr < va->va_start ? n->left : n->right;
+  }
+  return nullptr;
+}
+
+void VmSpace::unlink_parked(vmap_area* va) {
+  std::lock_guard<std::mutex> g(busy_lock_);
+  erase_busy(va);
 }
 
 void VmSpace::free_area(vmap_area* va) {
@@ -241,25 +274,34 @@ vmap_stats VmSpace::stats() const {
   return s;
 }
 
-std::string VmSpace::check(bool expect_tiled) const {
+std::string VmSpace::check(bool expect_tiled, size_t* parked_areas) const {
   std::lock_guard<std::mutex> gb(busy_lock_);
   std::lock_guard<std::mutex> gf(free_lock_);
   std::string why = free_.check(start_, end_);
   if (!why.empty()) return why;
   if (rb_validate(&busy_root_) < 0) return "busy tree is not a valid red-black tree";
 
-  size_t busy = 0, bytes = 0;
+  size_t busy = 0, bytes = 0, parked_count = 0;
   const vmap_area* prev_busy = nullptr;
   for (rb_node* n = rb_first(&busy_root_); n != nullptr; n = rb_next(n)) {
     const vmap_area* va = va_of(n);
     if (va->va_start >= va->va_end) return "empty or inverted busy area";
     if (va->va_start < start_ || va->va_end > end_) return "busy area outside the space";
     if (prev_busy != nullptr && prev_busy->va_end > va->va_start) return "busy areas overlap";
+    uintptr_t state = std::atomic_ref<uintptr_t>(const_cast<uintptr_t&>(va->state)).load();
+    if (state != (va->va_start | kLive) && state != (va->va_start | kParked))
+      return "a busy area's state word is neither live nor parked";
+    if (state == (va->va_start | kParked)) ++parked_count;
+    if (index_ != nullptr && std::atomic_ref<vmap_area*>(*slot(va->va_start)).load() != va)
+      return "the index does not point at a busy area from its start";
     ++busy;
     bytes += va->size();
     prev_busy = va;
   }
   if (busy != busy_areas_ || bytes != busy_bytes_) return "busy counters are wrong";
+  // Every set slot is a busy area's start (the tree walk found those).
+  if (index_ != nullptr && indexed_ != busy) return "the index holds slots of no busy area";
+  if (parked_areas != nullptr) *parked_areas = parked_count;
 
   // Busy and free areas must not overlap; with nothing unlinked they tile.
   const vmap_area* f = free_.first();

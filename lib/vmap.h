@@ -10,8 +10,24 @@
 //    unlink_busy() and free_area() (the lazy-purge window of the layer above).
 //    So check(true) only holds while no other thread is allocating.
 // Free areas never touch: freeing merges with both neighbours.
+//
+// A busy area is live or parked. Parked areas belong to the layer above
+// (lazily freed blocks waiting for reuse or purge): they stay in the busy
+// tree, but find(), classify(), unlink_busy() and the walks pass over them
+// as if they were not there. park() and unpark() flip the state word with
+// one compare-and-swap and no lock, and lookup() finds the area starting at
+// an address through a flat index of the space (one slot per page, touched
+// only where areas start: mimalloc's segment map, tcmalloc's pagemap), so
+// a free and the reuse of a lazy area take no lock of this layer at all.
+//
+// Locks: free_lock_ guards the free tree; busy_lock_ guards the busy tree,
+// the index slots and the busy counters (parked areas included). The state
+// words are atomic: written under busy_lock_ when an area is linked or
+// unlinked, and by park()/unpark() without it. Order: busy_lock_, then
+// free_lock_.
 #pragma once
 
+#include <atomic>
 #include <cstddef>
 #include <cstdint>
 #include <mutex>
@@ -95,7 +111,29 @@ class VmSpace {
   // Put an area taken by unlink_busy() back in the busy tree as it was.
   void relink_busy(vmap_area* va);
 
-  // Call fn(area) for busy areas starting at or above `from`, in address
+  // The busy area (live or parked) that starts at `addr`, or null; no lock.
+  // Only a hint until park() confirms it: the area may be unlinked and its
+  // record reused meanwhile (records are never unmapped).
+  vmap_area* lookup(uintptr_t addr) const;
+  // Live -> parked, when `va` is still the live area starting at `addr`
+  // (compare-and-swap of the state word, so of two frees only one wins).
+  static bool park(vmap_area* va, uintptr_t addr) {
+    uintptr_t live = addr | kLive;
+    return std::atomic_ref<uintptr_t>(va->state).compare_exchange_strong(live, addr | kParked,
+                                                                         std::memory_order_acquire);
+  }
+  // Parked -> live: the layer above hands the area out again.
+  static void unpark(vmap_area* va) {
+    std::atomic_ref<uintptr_t>(va->state).store(va->va_start | kLive, std::memory_order_release);
+  }
+  static bool parked(const vmap_area& va) {
+    return std::atomic_ref<uintptr_t>(const_cast<uintptr_t&>(va.state))
+               .load(std::memory_order_acquire) == (va.va_start | kParked);
+  }
+  // Take a parked area out of the busy tree (a purge); then free_area().
+  void unlink_parked(vmap_area* va);
+
+  // Call fn(area) for live areas starting at or above `from`, in address
   // order, under the busy lock, while fn returns true. Returns the va_start of
   // the last area visited plus one, or 0 when the end was reached. `fn` must
   // not call back into this VmSpace.
@@ -104,12 +142,13 @@ class VmSpace {
     std::lock_guard<std::mutex> g(busy_lock_);
     for (rb_node* n = lower_bound_locked(from); n != nullptr; n = rb_next(n)) {
       const vmap_area& va = *rb_entry(n, vmap_area, rb);
+      if (parked(va)) continue;
       if (!fn(va)) return va.va_start + 1;
     }
     return 0;
   }
 
-  // fork(): hold both locks, and walk the busy areas while holding them.
+  // fork(): hold both locks, and walk the live areas while holding them.
   void lock_all() {
     busy_lock_.lock();
     free_lock_.lock();
@@ -121,15 +160,19 @@ class VmSpace {
   template <typename Fn>
   void for_each_busy_locked(Fn&& fn) const {
     for (rb_node* n = rb_first(&busy_root_); n != nullptr; n = rb_next(n))
-      fn(*rb_entry(n, vmap_area, rb));
+      if (!parked(*rb_entry(n, vmap_area, rb))) fn(*rb_entry(n, vmap_area, rb));
   }
 
   // Check every invariant (tree shape, order, subtree_max_size, list, merging,
-  // and that busy + free tile the space when nothing is unlinked). Returns an
-  // empty string, or what is broken.
-  std::string check(bool expect_tiled = true) const;
+  // state words and index, and that busy + free tile the space when nothing
+  // is unlinked). *parked_areas (if given) gets how many are parked. Returns
+  // an empty string, or what is broken.
+  std::string check(bool expect_tiled = true, size_t* parked_areas = nullptr) const;
 
  private:
+  static constexpr uintptr_t kLive = 1, kParked = 2;
+  void erase_busy(vmap_area* va);
+  vmap_area** slot(uintptr_t addr) const { return index_ + ((addr - start_) >> 12); }
   int link_busy(uintptr_t start, size_t size, vmap_area* busy, vmap_area** out);
   void insert_busy(vmap_area* va);
   vmap_area* find_busy_locked(uintptr_t addr) const;
@@ -146,6 +189,11 @@ class VmSpace {
   rb_root busy_root_;
   size_t busy_areas_ = 0;
   size_t busy_bytes_ = 0;
+  // The busy area starting at each page of the space, or null (slots are
+  // written under busy_lock_ and read with atomic_ref); null itself where
+  // the index could not be mapped, and lookup() then takes the busy lock.
+  vmap_area** index_ = nullptr;
+  size_t indexed_ = 0;  // slots that are set
 };
 
 }  // namespace uvm
