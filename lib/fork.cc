@@ -49,8 +49,10 @@ void Vmalloc::fork_prepare() {
     }
   });
   space_.unlock_all();
-  std::lock_guard<std::mutex> g(lazy_lock_);
-  for (const vm_struct* vm = lru_head_; vm != nullptr; vm = vm->lru_next) remap_private(vm);
+  for (unsigned i = 0; i < nr_nodes_; ++i) {
+    std::lock_guard<std::mutex> g(nodes_[i].lazy.lock());
+    nodes_[i].lazy.for_each([&](const vm_struct& vm) { remap_private(&vm); });
+  }
 }
 
 void Vmalloc::fork_switch(bool child, bool lost) {
@@ -74,10 +76,9 @@ void Vmalloc::fork_switch(bool child, bool lost) {
       ++refs;
   });
   space_.unlock_all();
-  {
-    std::lock_guard<std::mutex> g(lazy_lock_);
-    for (const vm_struct* vm = lru_head_; vm != nullptr; vm = vm->lru_next)
-      if (current(vm->gen)) ++refs;
+  for (unsigned i = 0; i < nr_nodes_; ++i) {
+    std::lock_guard<std::mutex> g(nodes_[i].lazy.lock());
+    nodes_[i].lazy.for_each([&](const vm_struct& vm) { refs += current(vm.gen) ? 1 : 0; });
   }
   {
     std::lock_guard<std::mutex> g(gen_lock_);

@@ -189,11 +189,13 @@ int install_ours(int program_flags) {
 
 }  // namespace
 
-void Vmalloc::remember_freed(const vm_struct* vm) {
-  freed_area& f = freed_[freed_next_.fetch_add(1, std::memory_order_relaxed) % kFreedHistory];
+void Vmalloc::remember_freed(vmap_node& node, const vm_struct* vm) {
+  unsigned i = node.freed_next.fetch_add(1, std::memory_order_relaxed);
+  vmap_node::freed_area& f = node.freed[i % vmap_node::kFreedHistory];
   f.start.store(vm->addr, std::memory_order_relaxed);
   f.end.store(vm->va->va_end, std::memory_order_relaxed);
   f.caller.store(reinterpret_cast<uintptr_t>(vm->caller), std::memory_order_relaxed);
+  f.when.store(pal::coarse_ns(), std::memory_order_relaxed);
 }
 
 void Vmalloc::describe_fault(uintptr_t addr, char* buf, size_t len) const {
@@ -236,21 +238,30 @@ void Vmalloc::describe_fault(uintptr_t addr, char* buf, size_t len) const {
              static_cast<unsigned long>(area.va_start), static_cast<unsigned long>(area.va_end));
     return;
   }
-  // Newest first: the most recent area freed at this address.
-  unsigned next = freed_next_.load(std::memory_order_relaxed);
-  for (unsigned i = 1; i <= kFreedHistory && i <= next; ++i) {
-    const freed_area& f = freed_[(next - i) % kFreedHistory];
-    uintptr_t s = f.start.load(std::memory_order_relaxed);
-    uintptr_t e = f.end.load(std::memory_order_relaxed);
-    if (addr >= s && addr < e) {
-      symbol(f.caller.load(std::memory_order_relaxed), site, sizeof site);
-      snprintf(buf, len,
-               "uvmalloc: SIGSEGV at %#lx: use after free, %lu bytes into the freed area "
-               "%#lx-%#lx allocated at %s\n",
-               static_cast<unsigned long>(addr), static_cast<unsigned long>(addr - s),
-               static_cast<unsigned long>(s), static_cast<unsigned long>(e), site);
-      return;
+  // The most recent area freed at this address, over every node's history.
+  const vmap_node::freed_area* hit = nullptr;
+  uint64_t hit_when = 0;
+  for (unsigned n = 0; n < nr_nodes_; ++n) {
+    for (const vmap_node::freed_area& f : nodes_[n].freed) {
+      uintptr_t s = f.start.load(std::memory_order_relaxed);
+      uintptr_t e = f.end.load(std::memory_order_relaxed);
+      uint64_t when = f.when.load(std::memory_order_relaxed);
+      if (addr >= s && addr < e && (hit == nullptr || when > hit_when)) {
+        hit = &f;
+        hit_when = when;
+      }
     }
+  }
+  if (hit != nullptr) {
+    uintptr_t s = hit->start.load(std::memory_order_relaxed);
+    uintptr_t e = hit->end.load(std::memory_order_relaxed);
+    symbol(hit->caller.load(std::memory_order_relaxed), site, sizeof site);
+    snprintf(buf, len,
+             "uvmalloc: SIGSEGV at %#lx: use after free, %lu bytes into the freed area "
+             "%#lx-%#lx allocated at %s\n",
+             static_cast<unsigned long>(addr), static_cast<unsigned long>(addr - s),
+             static_cast<unsigned long>(s), static_cast<unsigned long>(e), site);
+    return;
   }
   snprintf(buf, len,
            "uvmalloc: SIGSEGV at %#lx: in the vmalloc space %#lx-%#lx but in no live area "

@@ -2,7 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
+#include <new>
+#include <string>
 #include <tuple>
 
 #include "caller.h"
@@ -14,6 +17,8 @@ namespace {
 
 constexpr size_t P = pal::kPageSize;
 constexpr size_t kHugePage = size_t{2} << 20;
+// Bytes a node's lazy areas may drift from what it published to lazy_total_.
+constexpr long kLazyBatch = long{4} << 20;
 // Warm runs one new area may be built from (page_pool::alloc_runs).
 constexpr unsigned kAllocRuns = 4;
 // An area costs about one VMA per page run, plus the split of the PROT_NONE
@@ -42,14 +47,22 @@ kmem_cache_of<vm_struct>& vm_struct_cache() {
 }
 
 Vmalloc::~Vmalloc() {
+  if (nodes_ == nullptr) return;  // init failed before the nodes
   purge();
   exit_blocks();
+  for (unsigned i = 0; i < nr_nodes_; ++i) nodes_[i].~vmap_node();
+  pal::unmap(nodes_, nr_nodes_ * sizeof(vmap_node));
 }
 
 int Vmalloc::init(const vm_config& cfg) {
   cfgs_[0] = cfg;
   cfg_.store(&cfgs_[0], std::memory_order_release);
   if (!pal::page_size_ok()) return UVM_EINVAL;
+  nr_nodes_ = std::min(pal::nr_cpus(), kMaxNodes);
+  void* mem = pal::map_anon(nr_nodes_ * sizeof(vmap_node));
+  if (mem == nullptr) return UVM_ENOMEM;
+  nodes_ = static_cast<vmap_node*>(mem);
+  for (unsigned i = 0; i < nr_nodes_; ++i) new (&nodes_[i]) vmap_node;
   int rc = space_.reserve(cfg.reserve, cfg.min_reserve, kHugePage);
   if (rc != UVM_OK) return rc;
   rc = pool_.init(cfg.pool);
@@ -75,62 +88,99 @@ void Vmalloc::configure(const vm_config& cfg) {
   cfg_.store(&next, std::memory_order_release);
   if (cfg.vma_max > 0) vma_limit_ = cfg.vma_max;
   pool_.configure(next.pool);
-  std::unique_lock<std::mutex> g(lazy_lock_);
-  bool over = lazy_bytes_ > lazy_cap();
-  g.unlock();
-  if (over) purge();
+  if (lazy_bytes() > lazy_cap_at(lazy_bytes())) purge();
 }
 
 size_t Vmalloc::live() const {
   size_t m = mapped_.load(std::memory_order_relaxed);
-  size_t l = lazy_bytes_.load(std::memory_order_relaxed);
+  size_t l = lazy_bytes();
   return m > l ? m - l : 0;
 }
 
+size_t Vmalloc::lazy_cap_at(size_t lazy) const {
+  const vm_config& c = config();
+  size_t m = mapped_.load(std::memory_order_relaxed);
+  return live_cap(c.lazy_max, m > lazy ? m - lazy : 0, c.pool);
+}
+
+size_t Vmalloc::lazy_bytes() const {
+  size_t bytes = 0;
+  for (unsigned i = 0; i < nr_nodes_; ++i) bytes += nodes_[i].lazy.bytes();
+  return bytes;
+}
+
+size_t Vmalloc::lazy_areas() const {
+  size_t areas = 0;
+  for (unsigned i = 0; i < nr_nodes_; ++i) {
+    std::lock_guard<std::mutex> g(nodes_[i].lazy.lock());
+    areas += nodes_[i].lazy.areas();
+  }
+  return areas;
+}
+
+void Vmalloc::lock_nodes() const {
+  for (unsigned i = 0; i < nr_nodes_; ++i) nodes_[i].lazy.lock().lock();
+}
+
+void Vmalloc::unlock_nodes() const {
+  for (unsigned i = nr_nodes_; i-- > 0;) nodes_[i].lazy.lock().unlock();
+}
+
+void Vmalloc::lazy_publish(vmap_node& node, bool force) {
+  long d = static_cast<long>(node.lazy.bytes()) - static_cast<long>(node.published);
+  if (!force && d < kLazyBatch && -d < kLazyBatch) return;
+  lazy_total_.fetch_add(d, std::memory_order_relaxed);
+  node.published = node.lazy.bytes();
+}
+
 // A lazily freed area of at least `size` bytes (at most twice that), with
-// this guard, whose address suits `align`, from the smallest size class up.
-vm_struct* Vmalloc::lazy_take(size_t size, unsigned guard, size_t align) {
+// this guard, whose address suits `align`, from the smallest size class up:
+// this CPU's node first, then the others that hold enough bytes to have one.
+vm_struct* Vmalloc::lazy_take(vmap_node& own, size_t size, unsigned guard, size_t align) {
+  if (vm_struct* vm = lazy_take_from(own, size, guard, align)) return vm;
+  unsigned first = static_cast<unsigned>(&own - nodes_);
+  for (unsigned i = 1; i < nr_nodes_; ++i) {
+    vmap_node& node = nodes_[(first + i) % nr_nodes_];
+    if (node.lazy.bytes() < size) continue;  // a hint, read without the lock
+    if (vm_struct* vm = lazy_take_from(node, size, guard, align)) return vm;
+  }
+  return nullptr;
+}
+
+vm_struct* Vmalloc::lazy_take_from(vmap_node& node, size_t size, unsigned guard, size_t align) {
   // Candidates looked at before giving up: the bins may hold many areas of
   // the wrong alignment or from before a fork, and this runs on every alloc.
   constexpr int kMaxProbes = 16;
   size_t limit = config().efence ? size : 2 * size;  // efence places by the exact size
-  std::lock_guard<std::mutex> g(lazy_lock_);
+  std::lock_guard<std::mutex> g(node.lazy.lock());
   // A block from before a fork pins its whole old pool file: let it go.
-  vm_struct* vm = lazy_bins_.find(size, limit, kMaxProbes, [&](const vm_struct* v) {
+  vm_struct* vm = node.lazy.take(size, limit, kMaxProbes, [&](const vm_struct* v) {
     return guard_flag(v) == guard && v->addr % align == 0 && current(v->gen);
   });
-  if (vm != nullptr) lazy_unlink_locked(vm);
+  if (vm != nullptr) lazy_publish(node, false);
   return vm;
 }
 
-void Vmalloc::lazy_unlink_locked(vm_struct* vm) {
-  lazy_bins_.remove(vm);
-  (vm->lru_prev != nullptr ? vm->lru_prev->lru_next : lru_head_) = vm->lru_next;
-  (vm->lru_next != nullptr ? vm->lru_next->lru_prev : lru_tail_) = vm->lru_prev;
-  lazy_bytes_.store(lazy_bytes_.load(std::memory_order_relaxed) - vm->size,
-                    std::memory_order_relaxed);
-  --lazy_areas_;
-}
-
-void Vmalloc::lazy_add(vm_struct* vm) {
-  std::unique_lock<std::mutex> g(lazy_lock_);
-  lazy_bins_.insert(vm);
-  vm->lru_next = nullptr;
-  vm->lru_prev = lru_tail_;
-  (lru_tail_ != nullptr ? lru_tail_->lru_next : lru_head_) = vm;
-  lru_tail_ = vm;
-  lazy_bytes_.store(lazy_bytes_.load(std::memory_order_relaxed) + vm->size,
-                    std::memory_order_relaxed);
-  ++lazy_areas_;
+void Vmalloc::lazy_add(vmap_node& node, vm_struct* vm) {
+  std::unique_lock<std::mutex> g(node.lazy.lock());
+  node.lazy.insert(vm, pal::coarse_ns());
+  lazy_publish(node, false);
   // Sized by what is live: a program that frees most of what it had keeps
-  // little of it mapped.
-  bool over = lazy_bytes_ > lazy_cap();
+  // little of it mapped. Far below the cap by the published total (each
+  // node's share within a batch of it, and so the cap), that is all;
+  // nearer, every node's exact count decides.
+  long est = lazy_total_.load(std::memory_order_relaxed) +
+             (static_cast<long>(node.lazy.bytes()) - static_cast<long>(node.published));
   g.unlock();
-  if (over) purge_oldest();
+  long slack = 2 * kLazyBatch * static_cast<long>(nr_nodes_);
+  if (est > 0 && est + slack < static_cast<long>(lazy_cap_at(static_cast<size_t>(est)))) return;
+  size_t lazy = lazy_bytes();
+  if (lazy > lazy_cap_at(lazy)) purge_oldest();
 }
 
 // Return an unmapped area's pages, range and record.
 void Vmalloc::release(vm_struct* vm) {
+  space_.unlink_parked(vm->va);
   if (vm->flags & VM_USERMAP) {
     close(vm->fd);
   } else if (!current(vm->gen)) {
@@ -144,32 +194,44 @@ void Vmalloc::release(vm_struct* vm) {
 }
 
 void Vmalloc::purge() {
-  vm_struct* victims;
-  {
-    std::lock_guard<std::mutex> g(lazy_lock_);
-    victims = lru_head_;
-    lazy_bins_.clear();
-    lru_head_ = lru_tail_ = nullptr;
-    lazy_bytes_.store(0, std::memory_order_relaxed);
-    lazy_areas_ = 0;
+  vm_struct* victims = nullptr;
+  vm_struct** tail = &victims;
+  for (unsigned i = 0; i < nr_nodes_; ++i) {
+    vmap_node& node = nodes_[i];
+    std::lock_guard<std::mutex> g(node.lazy.lock());
+    *tail = node.lazy.detach_all();
+    while (*tail != nullptr) tail = &(*tail)->lru_next;
+    lazy_publish(node, true);
   }
   purge_list(victims);
 }
 
+// Oldest first over all nodes: a merge of their free orders.
 void Vmalloc::purge_oldest() {
   vm_struct* victims = nullptr;
-  {
-    std::lock_guard<std::mutex> g(lazy_lock_);
-    vm_struct** tail = &victims;
-    size_t keep = lazy_cap() / 2;  // live() does not change with what is unlinked here
-    while (lazy_bytes_ > keep && lru_head_ != nullptr) {
-      vm_struct* vm = lru_head_;
-      lazy_unlink_locked(vm);
-      *tail = vm;
-      tail = &vm->lru_next;
+  vm_struct** tail = &victims;
+  lock_nodes();
+  size_t total = 0;
+  for (unsigned i = 0; i < nr_nodes_; ++i) total += nodes_[i].lazy.bytes();
+  size_t keep = lazy_cap_at(total) / 2;  // what is live does not change with what goes here
+  while (total > keep) {
+    vmap_node* oldest = nullptr;
+    for (unsigned i = 0; i < nr_nodes_; ++i) {
+      const vm_struct* head = nodes_[i].lazy.oldest();
+      if (head != nullptr &&
+          (oldest == nullptr || head->freed_ns < oldest->lazy.oldest()->freed_ns))
+        oldest = &nodes_[i];
     }
-    *tail = nullptr;
+    if (oldest == nullptr) break;
+    vm_struct* vm = oldest->lazy.oldest();
+    oldest->lazy.unlink(vm);
+    total -= vm->size;
+    *tail = vm;
+    tail = &vm->lru_next;
   }
+  *tail = nullptr;
+  for (unsigned i = 0; i < nr_nodes_; ++i) lazy_publish(nodes_[i], true);
+  unlock_nodes();
   purge_list(victims);
 }
 
@@ -217,8 +279,9 @@ void Vmalloc::purge_chain(vm_struct* head) {
       if (ok) {
         vmas_ -= vmas_of(vm);
         release(vm);
+      } else {
+        ++stranded_;  // still mapped to its pages: keep both out of circulation
       }
-      // else: still mapped to its pages; keep both out of circulation.
       vm = next;
     }
     first = stop;
@@ -257,22 +320,11 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
   // recycled pages cleared one by one.
   bool holes = (flags & VM_ZERO) && populate_.sparse(mapped);
   // Reuse a lazy area: still mapped, no syscall unless its tail must go.
-  vm_struct* lazy = holes ? nullptr : lazy_take(mapped, guard != 0 ? VM_GUARD : 0u, align);
-  if (vm_struct* vm = lazy) {
-    if (vm->size - mapped > mapped / 2) {
-      if (shrink(vm, mapped) == UVM_OK) ++trimmed_;
-    }
-    vm->requested = size;
-    vm->offset = offset;
-    vm->align = user_align;
-    vm->caller = caller;
-    vm->va->vm = vm;
-    space_.relink_busy(vm->va);
-    if (flags & VM_ZERO) memset(reinterpret_cast<void*>(vm->addr), 0, vm->size);
-    ++reused_;
-    ++allocs_;
+  vmap_node& node = this_node();
+  vm_struct* lazy = holes ? nullptr : lazy_take(node, mapped, guard != 0 ? VM_GUARD : 0u, align);
+  if (lazy != nullptr) {
     *status = UVM_OK;
-    return reinterpret_cast<void*>(vm->addr + offset);
+    return reuse(node, lazy, size, offset, user_align, flags, caller);
   }
 
   *status = UVM_ENOMEM;
@@ -362,9 +414,29 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
   vm->caller = caller;
   vm->va = va;
   va->vm = vm;
-  ++allocs_;
+  node.allocs.fetch_add(1, std::memory_order_relaxed);
   *status = UVM_OK;
   return static_cast<char*>(addr) + offset;
+}
+
+void* Vmalloc::reuse(vmap_node& node, vm_struct* vm, size_t size, size_t offset, size_t align,
+                     unsigned flags, const void* caller) {
+  size_t mapped = (size + P - 1) & ~(P - 1);
+  // Still parked, so nobody else looks at it: the tail goes without a lock.
+  bool trim = vm->size - mapped > mapped / 2 && shrink(vm, mapped) == UVM_OK;
+  {
+    std::lock_guard<std::mutex> g(node.lazy.lock());  // for info(), which reads all four
+    vm->requested = size;
+    vm->offset = offset;
+    vm->align = align;
+    vm->caller = caller;
+    VmSpace::unpark(vm->va);
+  }
+  if (flags & VM_ZERO) memset(reinterpret_cast<void*>(vm->addr), 0, vm->size);
+  if (trim) node.trimmed.fetch_add(1, std::memory_order_relaxed);
+  node.reused.fetch_add(1, std::memory_order_relaxed);
+  node.allocs.fetch_add(1, std::memory_order_relaxed);
+  return reinterpret_cast<void*>(vm->addr + offset);
 }
 
 // Electric Fence placement: the block ends as close to its guard page as
@@ -393,13 +465,31 @@ uintptr_t Vmalloc::area_of(const void* p) const {
   return start;
 }
 
+int Vmalloc::claim(void* p, vmap_area** out) {
+  uintptr_t a = area_of(p);
+  vmap_area* va = space_.lookup(a);
+  if (va != nullptr && VmSpace::park(va, a)) {
+    if (va->flags == VMAP_VMALLOC && va->vm != nullptr) {
+      *out = va;
+      return UVM_OK;
+    }
+    VmSpace::unpark(va);  // another kind's area: its own call frees it
+    return UVM_EWRONGKIND;
+  }
+  // Why not: the busy lock's view. An area that starts at `a` and is live
+  // here lost a race with another free of the same pointer.
+  int rc = space_.classify(a, nullptr);
+  return rc == UVM_OK ? UVM_ENOTALLOC : rc;
+}
+
 int Vmalloc::free(void* p) {
   vmap_area* va;
-  int rc = space_.unlink_busy(area_of(p), VMAP_VMALLOC, &va);
+  int rc = claim(p, &va);
   if (rc != UVM_OK) return rc;
   auto* vm = static_cast<vm_struct*>(va->vm);
-  ++frees_;
-  remember_freed(vm);
+  vmap_node& node = this_node();
+  node.frees.fetch_add(1, std::memory_order_relaxed);
+  remember_freed(node, vm);
   if (vm->flags & VM_SAMPLE) measure_touches(vm);
   // Shareable areas never wait in the lazy list: their memfd may be mapped
   // elsewhere, and reuse must never hand those pages to another.
@@ -411,7 +501,7 @@ int Vmalloc::free(void* p) {
   if (attrs) mm_forget(vm);
   if (config().lazy_max > 0 && !(vm->flags & VM_USERMAP) && current(vm->gen) && !attrs &&
       !mm_future_.load(std::memory_order_relaxed)) {
-    lazy_add(vm);
+    lazy_add(node, vm);
     return UVM_OK;
   }
   unmap_now(vm);
@@ -466,18 +556,21 @@ vm_stats Vmalloc::stats() const {
   vm_stats s{};
   s.reserved = space_.size();
   s.mapped = mapped_;
-  {
-    std::lock_guard<std::mutex> g(lazy_lock_);
-    s.lazy = lazy_bytes_;
-    s.lazy_cap = lazy_cap();
-  }
-  s.areas = space_.stats().busy_areas;
+  s.lazy = lazy_bytes();
+  s.lazy_cap = lazy_cap_at(s.lazy);
+  // The busy tree holds the parked areas too.
+  size_t parked = lazy_areas() + stranded_.load(std::memory_order_relaxed);
+  size_t busy = space_.stats().busy_areas;
+  s.areas = busy > parked ? busy - parked : 0;
   s.vmas = static_cast<size_t>(vmas_.load());
   s.vma_limit = static_cast<size_t>(vma_limit_);
-  s.allocs = allocs_;
-  s.frees = frees_;
-  s.reused = reused_;
-  s.trimmed = trimmed_;
+  for (unsigned i = 0; i < nr_nodes_; ++i) {
+    const vmap_node& n = nodes_[i];
+    s.allocs += n.allocs.load(std::memory_order_relaxed);
+    s.frees += n.frees.load(std::memory_order_relaxed);
+    s.reused += n.reused.load(std::memory_order_relaxed);
+    s.trimmed += n.trimmed.load(std::memory_order_relaxed);
+  }
   s.purges = purges_;
   s.purged_areas = purged_areas_;
   s.purge_calls = purge_calls_;
@@ -488,66 +581,72 @@ vm_stats Vmalloc::stats() const {
   return s;
 }
 
-namespace {
-
-void print_area(FILE* out, const vm_struct& vm, const char* kind) {
-  char caller[256];
-  format_caller(vm.caller, caller, sizeof caller);
-  // /proc/vmallocinfo: range, size with the guard page, caller, pages, kind.
-  fprintf(out, "0x%016lx-0x%016lx %10zu %s pages=%zu %s\n", static_cast<unsigned long>(vm.addr),
-          static_cast<unsigned long>(vm.va->va_end), vm.va->size(), caller, vm.size / P, kind);
-}
-
-}  // namespace
-
 void Vmalloc::info(FILE* out) const {
-  // Copy a batch under the lock and print outside it: dladdr takes the
-  // loader's lock, which must never nest inside ours.
+  // Copy a batch under the locks and print outside them: dladdr takes the
+  // loader's lock, which must never nest inside ours. The node locks keep
+  // the fields of areas being handed out again whole.
   constexpr int kBatch = 32;
-  vm_struct batch[kBatch];
-  vmap_area areas[kBatch];
+  struct line {
+    uintptr_t addr, end;
+    size_t size, pages;
+    const void* caller;
+  } batch[kBatch];
   uintptr_t from = space_.start();
   do {
     int n = 0;
+    lock_nodes();
     from = space_.for_each_busy_from(from, [&](const vmap_area& a) {
       if (n == kBatch) return false;
       if (a.vm != nullptr && a.flags != VMAP_RAM) {
-        areas[n] = a;
-        batch[n] = *static_cast<vm_struct*>(a.vm);
-        batch[n].va = &areas[n];
-        ++n;
+        auto* vm = static_cast<const vm_struct*>(a.vm);
+        batch[n++] = {vm->addr, a.va_end, a.size(), vm->size / P, vm->caller};
       }
       return true;
     });
+    unlock_nodes();
     if (from != 0) --from;  // resume at the area that did not fit
-    for (int i = 0; i < n; ++i) print_area(out, batch[i], "vmalloc");
+    for (int i = 0; i < n; ++i) {
+      char caller[256];
+      format_caller(batch[i].caller, caller, sizeof caller);
+      // /proc/vmallocinfo: range, size with the guard page, caller, pages, kind.
+      fprintf(out, "0x%016lx-0x%016lx %10zu %s pages=%zu vmalloc\n",
+              static_cast<unsigned long>(batch[i].addr), static_cast<unsigned long>(batch[i].end),
+              batch[i].size, caller, batch[i].pages);
+    }
   } while (from != 0);
-  std::lock_guard<std::mutex> g(lazy_lock_);
-  for (const vm_struct* vm = lru_head_; vm != nullptr; vm = vm->lru_next) {
-    fprintf(out, "0x%016lx-0x%016lx %10zu unpurged vm_area\n", static_cast<unsigned long>(vm->addr),
-            static_cast<unsigned long>(vm->va->va_end), vm->va->size());
+  for (unsigned i = 0; i < nr_nodes_; ++i) {
+    std::lock_guard<std::mutex> g(nodes_[i].lazy.lock());
+    nodes_[i].lazy.for_each([&](const vm_struct& vm) {
+      fprintf(out, "0x%016lx-0x%016lx %10zu unpurged vm_area\n",
+              static_cast<unsigned long>(vm.addr), static_cast<unsigned long>(vm.va->va_end),
+              vm.va->size());
+    });
   }
 }
 
 std::string Vmalloc::check() const {
-  std::string why = space_.check(false);
+  size_t parked;
+  std::string why = space_.check(false, &parked);
   if (!why.empty()) return "space: " + why;
   why = pool_.check();
   if (!why.empty()) return "pool: " + why;
-  std::lock_guard<std::mutex> g(lazy_lock_);
-  size_t n, bytes;
-  why = lazy_bins_.check(&n, &bytes);
-  if (!why.empty()) return "lazy bins: " + why;
-  if (bytes != lazy_bytes_ || n != lazy_areas_) return "lazy counters are wrong";
-  size_t in_lru = 0;
-  for (const vm_struct* vm = lru_head_; vm != nullptr; vm = vm->lru_next, ++in_lru) {
-    if ((vm->lru_prev == nullptr ? lru_head_ : vm->lru_prev->lru_next) != vm ||
-        (vm->lru_next == nullptr ? lru_tail_ : vm->lru_next->lru_prev) != vm)
-      return "the lazy free-order list is broken";
-    if (in_lru > n) break;
-    if (space_.find(vm->addr) != nullptr) return "a lazy area is still busy";
+  size_t lazy = 0;
+  long published = 0;
+  for (unsigned i = 0; i < nr_nodes_; ++i) {
+    const vmap_node& node = nodes_[i];
+    std::lock_guard<std::mutex> g(node.lazy.lock());
+    why = node.lazy.check();
+    if (!why.empty()) return "node " + std::to_string(i) + " lazy areas: " + why;
+    lazy += node.lazy.areas();
+    published += static_cast<long>(node.published);
+    bool ok = true;
+    node.lazy.for_each([&](const vm_struct& vm) {
+      ok = ok && space_.lookup(vm.addr) == vm.va && VmSpace::parked(*vm.va) && vm.va->vm == &vm;
+    });
+    if (!ok) return "node " + std::to_string(i) + ": a lazy area is not parked in the busy tree";
   }
-  if (in_lru != n) return "the lazy free-order list does not hold every lazy area";
+  if (published != lazy_total_.load()) return "the lazy total is not what the nodes published";
+  if (parked != lazy + stranded_.load()) return "parked areas that no node holds";
   return {};
 }
 

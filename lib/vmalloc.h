@@ -2,6 +2,10 @@
 // kernel's vm_struct and __vmalloc_node_range), with guard pages, lazy purge
 // and reuse of lazily freed areas.
 //
+// Each CPU has a vmap node (vmap_node.h) that holds the areas freed on it,
+// so frees and reuses on different CPUs share no lock and no written line;
+// a lookup of the area to free needs no lock either (vmap.h: park()).
+//
 // User space differs from the kernel in one place: the "TLB flush" that lazy
 // purge batches is here the mmap/munmap syscalls and the mmap_lock they take.
 // A freed area therefore stays mapped to its pages (the "lazy" state) until
@@ -14,8 +18,16 @@
 // then an allocation reuses the smallest lazy area that fits: with no syscall
 // at all when it is at most an eighth too large (the kernel's per-node vmap
 // pools, with size classes a quarter octave wide), else after unmapping its
-// tail (one mmap, far cheaper than faulting a new block in). Setting lazy to
-// 0 unmaps at once, so a use after free faults.
+// tail (one mmap, far cheaper than faulting a new block in): its own node's
+// first, then another node's. Setting lazy to 0 unmaps at once, so a use
+// after free faults.
+//
+// Locks, in the order they nest: the fork barrier (api.cc, around every
+// operation); attrs_lock_; the vmap nodes' locks (in index order); the
+// space's busy then free lock; gen_lock_. The pool's lock nests in none of
+// them but the fork handlers', which run with every operation held off. A node's lock
+// guards its lazy areas, and the fields of an area being handed out again
+// (so info(), holding every node lock, reads them whole).
 #pragma once
 
 #include <atomic>
@@ -28,66 +40,12 @@
 #include "page_pool.h"
 #include "populate.h"
 #include "rbtree.h"
-#include "size_bins.h"
 #include "uvmalloc/uvmalloc.h"
+#include "vm_struct.h"
 #include "vmap.h"
+#include "vmap_node.h"
 
 namespace uvm {
-
-enum vm_flags : unsigned {
-  VM_ALLOC = 1u << 0,     // made by vmalloc
-  VM_NO_GUARD = 1u << 1,  // no guard page after the area
-  VM_ZERO = 1u << 2,      // the caller wants zeroed memory
-  VM_GUARD = 1u << 3,     // the area was given a guard page
-  VM_USERMAP = 1u << 4,   // own sealed memfd, exportable (vmalloc_user)
-  VM_MAP = 1u << 5,       // caller's pages (vmap)
-  VM_SAMPLE = 1u << 6,    // mapped without prefault, to measure its touches (populate.h)
-};
-
-// vmap_area::flags: which kind of record va->vm is.
-enum vmap_kind : unsigned {
-  VMAP_VMALLOC = 0,  // a vm_struct of vmalloc or vmalloc_user
-  VMAP_MAP = 1,      // a vm_struct of vmap
-  VMAP_RAM = 2,      // a vmap_block of vm_map_ram
-};
-
-// Page runs one area may map; vrealloc adds runs when it cannot extend the
-// last one (runs mostly double, so 16 covers growth from a page to terabytes).
-inline constexpr unsigned kMaxRuns = 16;
-
-struct vm_struct {
-  uintptr_t addr;
-  size_t size;       // mapped bytes (page multiple)
-  size_t requested;  // bytes the caller asked for
-  size_t offset;     // the caller's pointer is addr + offset (efence), else 0
-  size_t align;
-  unsigned flags;
-  unsigned nr_runs;
-  page_run runs[kMaxRuns];  // memfd pages, mapped back to back from addr
-  page_run spare;           // holes right after the last run, kept for growth
-  size_t spare_queued;      // bytes at the start of spare already prefaulting
-  int fd;                   // VM_USERMAP: the area's own memfd
-  uint32_t gen;             // the pool file its pages are in (fork.cc)
-  // VM_MAP: the handles mapped back to back (an array of nr_handles).
-  uvm_pages** handles;
-  size_t nr_handles;
-  const void* caller;
-  // The area: the mapped part, then an unmapped tail (the guard page, and
-  // room to grow after a vrealloc moved it).
-  vmap_area* va;
-  // While lazily freed: in a size bin for reuse, and in free order (oldest
-  // first) for the choice of what to purge; sorted by address through
-  // lazy_addr while being purged.
-  vm_struct* bin_prev;
-  vm_struct* bin_next;
-  rb_node lazy_addr;
-  vm_struct* lru_prev;
-  vm_struct* lru_next;
-  vm_struct* purge_next;
-  // The program's own mprotect/mlock/madvise on the block (vm_advise.cc);
-  // null until it makes one.
-  struct vm_attrs* attrs;
-};
 
 struct vm_stats {
   size_t reserved, mapped, lazy, areas, vmas, vma_limit;
@@ -198,19 +156,35 @@ class Vmalloc {
   std::string check() const;
 
  private:
-  vm_struct* lazy_take(size_t size, unsigned guard_flag, size_t align);
-  void lazy_add(vm_struct* vm);
-  void lazy_unlink_locked(vm_struct* vm);
-  // Unmap the oldest lazy areas until at most half of the lazy cap is left.
+  // The node of the CPU this thread runs on.
+  vmap_node& this_node() const { return nodes_[pal::current_cpu() % nr_nodes_]; }
+  void lock_nodes() const;
+  void unlock_nodes() const;
+  // A lazy area for `size` bytes from this CPU's node, else another's.
+  vm_struct* lazy_take(vmap_node& own, size_t size, unsigned guard_flag, size_t align);
+  vm_struct* lazy_take_from(vmap_node& node, size_t size, unsigned guard, size_t align);
+  void lazy_add(vmap_node& node, vm_struct* vm);
+  // Bring lazy_total_ up to date with `node` (its lock held) when the two
+  // differ by a batch, or always with `force`.
+  void lazy_publish(vmap_node& node, bool force);
+  // Unmap the oldest lazy areas of all nodes until at most half of the lazy
+  // cap is left.
   void purge_oldest();
+  // Claim the live vmalloc area that `p` starts (vmap.h: park()): UVM_OK
+  // and *out, or why not (nothing is changed then).
+  int claim(void* p, vmap_area** out);
+  // Hand a lazy area out again, as `size` bytes for `caller`.
+  void* reuse(vmap_node& node, vm_struct* vm, size_t size, size_t offset, size_t align,
+              unsigned flags, const void* caller);
   // Bytes of live areas: mapped, less what is lazily freed (relaxed loads,
   // no lock: the two may be a purge apart, never by more than it holds).
   size_t live() const;
-  // Lazily freed bytes kept at most now: live_cap() of lazy_max.
-  size_t lazy_cap() const {
-    const vm_config& c = config();
-    return live_cap(c.lazy_max, live(), c.pool);
-  }
+  // Lazily freed bytes and areas over all nodes, exact when quiescent.
+  size_t lazy_bytes() const;
+  size_t lazy_areas() const;
+  // Lazily freed bytes kept at most while `lazy` bytes are lazily freed:
+  // live_cap() of lazy_max.
+  size_t lazy_cap_at(size_t lazy) const;
   void purge_list(vm_struct* victims);
   // Unmap a chain of detached lazy areas in address order (purge_next).
   void purge_chain(vm_struct* head);
@@ -287,14 +261,8 @@ class Vmalloc {
   bool disabled_ = false;             // fork could not make a new pool file
   std::atomic<size_t> forks_{0};
 
-  // The last areas freed, so a use after free can name what was there.
-  struct freed_area {
-    std::atomic<uintptr_t> start, end, caller;
-  };
-  static constexpr unsigned kFreedHistory = 64;
-  freed_area freed_[kFreedHistory];
-  std::atomic<unsigned> freed_next_{0};
-  void remember_freed(const vm_struct* vm);
+  // Note a freed area in its node's history, for describe_fault().
+  void remember_freed(vmap_node& node, const vm_struct* vm);
 
   // attrs_lock_ guards every vm_attrs record and vm_struct::attrs while the
   // block is live (the block itself is the caller's, as in realloc: a
@@ -306,18 +274,21 @@ class Vmalloc {
   // blocks skip the lazy list and their PROT_NONE is unlocked at once.
   std::atomic<bool> mm_future_{false};
 
-  mutable std::mutex lazy_lock_;
-  SizeBins<vm_struct> lazy_bins_;
-  vm_struct* lru_head_ = nullptr;  // oldest lazy area
-  vm_struct* lru_tail_ = nullptr;  // newest
-  // Written under lazy_lock_; atomic so live() (the pool's cap, under the
-  // pool's lock) reads it without taking lazy_lock_.
-  std::atomic<size_t> lazy_bytes_{0};
-  size_t lazy_areas_ = 0;
+  // One vmap node per CPU (at most kMaxNodes, CPUs beyond share), mapped at
+  // init.
+  static constexpr unsigned kMaxNodes = 64;
+  vmap_node* nodes_ = nullptr;
+  unsigned nr_nodes_ = 0;
+  // The lazily freed bytes the nodes have published (vmap_node::published):
+  // within a batch per node of the exact sum, lazy_bytes().
+  std::atomic<long> lazy_total_{0};
+  // Parked areas a purge could not unmap: kept out of circulation for good.
+  std::atomic<size_t> stranded_{0};
 
+  // Counters of the slow paths (new areas, purges); the hot ones are per node.
   std::atomic<long> vmas_{0};
   std::atomic<size_t> mapped_{0};
-  std::atomic<size_t> allocs_{0}, frees_{0}, reused_{0}, trimmed_{0}, purges_{0}, purged_areas_{0};
+  std::atomic<size_t> purges_{0}, purged_areas_{0};
   std::atomic<size_t> purge_calls_{0}, vma_refusals_{0};
   std::atomic<size_t> grown_in_place_{0}, moved_{0}, copied_{0};
 };

@@ -51,7 +51,7 @@ void* Vmalloc::alloc_user(size_t size, const void* caller, int* status) {
   va->vm = vm;
   vmas_ += 2;
   mapped_ += mapped;
-  ++allocs_;
+  this_node().allocs.fetch_add(1, std::memory_order_relaxed);
   *status = UVM_OK;
   return reinterpret_cast<void*>(va->va_start);
 }
