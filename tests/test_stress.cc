@@ -1,7 +1,8 @@
 // Stress: threads doing random alloc/zalloc/realloc/free and fork through the
 // public API, every block carrying a checksum that is verified before each
 // change and in fork children. Bounded in CI (UVM_STRESS_SECONDS, default
-// 8); run it for hours by hand with a larger value. Reports operations done
+// 8); run it for hours by hand with a larger value. UVM_STRESS_THREADS sets
+// the number of threads (default: the machine's, at least 2). Reports operations done
 // and corruptions found, which must be zero.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
@@ -136,7 +137,10 @@ void worker(unsigned id, std::chrono::steady_clock::time_point end, bool may_for
 TEST(Stress, RandomOperationsAndForksLoseNothing) {
   const char* env = getenv("UVM_STRESS_SECONDS");
   int seconds = env != nullptr ? atoi(env) : 8;
-  unsigned threads = std::max(2u, std::thread::hardware_concurrency());
+  const char* nthreads = getenv("UVM_STRESS_THREADS");
+  unsigned threads = nthreads != nullptr ? static_cast<unsigned>(atoi(nthreads))
+                                         : std::max(2u, std::thread::hardware_concurrency());
+  if (threads == 0) threads = 2;
   auto end = std::chrono::steady_clock::now() + std::chrono::seconds(seconds);
   Counters c;
   std::vector<std::thread> pool;
