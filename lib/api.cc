@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <cstring>
@@ -14,6 +15,7 @@
 #include "caller.h"
 #include "fork_barrier.h"
 #include "pal.h"
+#include "purge_worker.h"
 #include "uvmalloc/uvmalloc.h"
 #include "vmalloc.h"
 
@@ -27,6 +29,8 @@ std::mutex g_init_lock;
 vm_config g_cfg;  // settings before init
 // Held by every operation, exclusively across fork() (fork_barrier.h).
 ForkBarrier g_fork_barrier;
+// Gives cached memory back on time while the program makes no call.
+PurgeWorker g_purge_worker;
 
 // Reads 1 in this process and 0 in any child made by fork, with or without
 // fork handlers (MADV_WIPEONFORK): how a child of _Fork(), a raw fork
@@ -36,6 +40,14 @@ volatile unsigned char* g_sentinel = nullptr;
 // Set from the prepare handler to the parent's or child's: allocations made
 // by other fork handlers in between are not a fork without handlers.
 bool g_forking = false;
+
+// The purge worker's round (purge_worker.h), run as an operation.
+bool purge_due() {
+  Vmalloc* vm = g_vm.load(std::memory_order_acquire);
+  if (vm == nullptr) return false;
+  fork_guard g;
+  return vm->decay();
+}
 
 void arm_sentinel() {
   if (g_sentinel == nullptr) g_sentinel = static_cast<unsigned char*>(pal::map_wipe_on_fork());
@@ -60,6 +72,7 @@ void fork_parent() {
 
 void fork_child() {
   if (Vmalloc* vm = g_vm.load()) vm->fork_child();
+  g_purge_worker.fork_child();
   segv_fork_child();
   arm_sentinel();
   g_forking = false;
@@ -182,6 +195,10 @@ Vmalloc* instance() {
     atexit(print_at_exit);
   }
   pthread_atfork(fork_prepare, fork_parent, fork_child);
+  // Eight rounds per decay period: what went unused goes back within 1.125
+  // periods of its last use (and the pool's decay runs as often).
+  if (cfg.purge_thread)
+    g_purge_worker.init(purge_due, std::max<uint64_t>(cfg.pool.decay_ms / 8, 10));
   arm_sentinel();
   if (cfg.segv_report) install_segv_handler();
   g_vm.store(vm, std::memory_order_release);
@@ -242,6 +259,7 @@ void* realloc(void* p, size_t size, const void* caller, const char* call) {
     fork_guard g;
     q = vm->realloc(p, size, caller, &status);
   }
+  g_purge_worker.kick();
   if (status == UVM_ENOTALLOC || status == UVM_EINTERIOR || status == UVM_EFOREIGN ||
       status == UVM_EWRONGKIND) {
     report_bad_pointer(call, p, status);
@@ -314,8 +332,13 @@ int uvm_vfree_status(void* p) {
   if (p == nullptr) return UVM_OK;
   uvm::Vmalloc* vm = uvm::instance_mended();
   if (vm == nullptr) return UVM_EFOREIGN;
-  uvm::fork_guard g;
-  return vm->free(p);
+  int rc;
+  {
+    uvm::fork_guard g;
+    rc = vm->free(p);
+  }
+  uvm::g_purge_worker.kick();
+  return rc;
 }
 
 void uvm_vfree(void* p) {

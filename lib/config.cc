@@ -100,6 +100,8 @@ int parse_config(const char* conf, vm_config* cfg, void (*warn)(const char* msg)
       ok = parse_bool(v, vlen, &cfg->segv_report);
     else if (key("efence"))
       ok = parse_bool(v, vlen, &cfg->efence);
+    else if (key("purge_thread"))
+      ok = parse_bool(v, vlen, &cfg->purge_thread);
     else if (key("populate"))
       ok = parse_size(v, vlen, &cfg->populate);
     else if (key("pool_max"))

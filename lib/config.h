@@ -23,6 +23,7 @@ struct vm_config {
   bool abort_on_bad_free = true;   // bad_free: abort (default) or warn
   bool segv_report = true;         // segv: explain faults in the vmalloc space (segv.cc)
   bool efence = false;             // efence: end blocks against their guard page
+  bool purge_thread = true;        // purge_thread: release on time while idle (purge_worker.h)
   size_t populate = SIZE_MAX;      // populate: prefault recycled pages of blocks up to this size
   size_t threshold = size_t{128} << 10;  // threshold: the shim routes malloc of this or more here
   pool_config pool;  // pool_max, decay_ms, refill, uring, live_share, live_floor

@@ -166,7 +166,7 @@ void PagePool::reap_locked(bool wait) {
 
 // Punch warm runs that were not reused within decay_ms.
 void PagePool::decay_locked(uint64_t now) {
-  if (now - last_decay_ < cfg_.decay_ms / 4 + 1) return;
+  if (now - last_decay_ < cfg_.decay_ms / 8 + 1) return;
   last_decay_ = now;
   for (vmap_area* va = warm_.first(); va != nullptr;) {
     vmap_area* next = va->next;
@@ -339,12 +339,13 @@ size_t PagePool::prefault(page_run run) {
   return done;
 }
 
-void PagePool::free(page_run run) {
+void PagePool::free(page_run run, uint64_t unused_since_ms) {
   std::lock_guard<std::mutex> g(lock_);
   reap_locked(false);
   st_.in_use -= run.len;
   uint64_t now = now_ms();
-  warm_.insert_range(run.off, run.off + run.len, now);
+  uint64_t stamp = unused_since_ms != 0 && unused_since_ms < now ? unused_since_ms : now;
+  warm_.insert_range(run.off, run.off + run.len, stamp);
   trim_locked();
   decay_locked(now);
   submit_locked();

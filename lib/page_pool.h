@@ -40,10 +40,16 @@ struct pool_config {
   // faulted again), at 100 as long as with fixed caches; once freed, the
   // floor is what stays either way.
   unsigned live_share = 100;
-  // 4 MiB each: with nothing live, the two caches and the process's own
-  // pages stay within the 16 MB that issue 12 allows (8 MiB gave 20 MB).
-  size_t live_floor = size_t{4} << 20;
-  uint64_t decay_ms = 1000;          // warm pages older than this are released
+  // 64 MiB each. A churn of blocks of mixed sizes needs a stock of each size
+  // to reuse, whatever is live: 16 live blocks of 128 KiB..2 MiB made 0.09 M
+  // allocations a second with 4 MiB (every reuse missed, pages punched and
+  // faulted again), 2.6 M with 32 MiB, 4.8 M with 64 MiB. What stays cached
+  // goes back on time instead (decay_ms, purge_worker.h), so an idle
+  // process keeps none of it.
+  size_t live_floor = size_t{64} << 20;
+  // Warm pages and lazy areas unused for this long are released, also while
+  // the program makes no call (purge_worker.h).
+  uint64_t decay_ms = 1000;
   size_t refill = size_t{64} << 20;  // most warm bytes kept ready ahead of demand
   // io_uring for release, refill and prefault. Off by default: its io-wq
   // worker is a thread of the process that stays for good once it ran,
@@ -108,7 +114,9 @@ class PagePool {
   // Holes only: offsets reserved for growth cost nothing until touched.
   int alloc_cold(size_t len, page_run* out);
   // Give pages back; they stay warm until decay or the pool limit punch them.
-  void free(page_run run);
+  // `unused_since_ms` (now_ms's clock, CLOCK_MONOTONIC_COARSE), when not 0:
+  // since when the pages went unused (a lazy area's free), for the decay.
+  void free(page_run run, uint64_t unused_since_ms = 0);
   // Give back offsets that were never mapped: they are still holes.
   void free_cold(page_run run);
   // Allocate the pages of a run the caller owns ahead of its use, through

@@ -139,5 +139,10 @@ unsigned nr_cpus();
 unsigned current_cpu();
 // CLOCK_MONOTONIC_COARSE in nanoseconds: a vDSO read, no system call.
 uint64_t coarse_ns();
+// A detached thread running fn(arg) with every signal blocked (the
+// program's signals are for its own threads) and a small stack, named
+// `name`. False when it cannot be made.
+bool start_thread(void* (*fn)(void*), void* arg, const char* name);
+void sleep_ms(uint64_t ms);
 
 }  // namespace uvm::pal

@@ -179,14 +179,14 @@ void Vmalloc::lazy_add(vmap_node& node, vm_struct* vm) {
 }
 
 // Return an unmapped area's pages, range and record.
-void Vmalloc::release(vm_struct* vm) {
+void Vmalloc::release(vm_struct* vm, uint64_t unused_since_ms) {
   space_.unlink_parked(vm->va);
   if (vm->flags & VM_USERMAP) {
     close(vm->fd);
   } else if (!current(vm->gen)) {
     gen_put(vm->gen);
   } else {
-    for (unsigned i = 0; i < vm->nr_runs; ++i) pool_.free(vm->runs[i]);
+    for (unsigned i = 0; i < vm->nr_runs; ++i) pool_.free(vm->runs[i], unused_since_ms);
     release_spare(vm);
   }
   space_.free_area(vm->va);
@@ -204,6 +204,24 @@ void Vmalloc::purge() {
     lazy_publish(node, true);
   }
   purge_list(victims);
+}
+
+bool Vmalloc::decay() {
+  uint64_t now = pal::coarse_ns();
+  uint64_t age = config().pool.decay_ms * 1000000;
+  vm_struct* victims = nullptr;
+  vm_struct** tail = &victims;
+  for (unsigned i = 0; now > age && i < nr_nodes_; ++i) {
+    vmap_node& node = nodes_[i];
+    if (node.lazy.bytes() == 0) continue;  // a hint, read without the lock
+    std::lock_guard<std::mutex> g(node.lazy.lock());
+    if (node.lazy.detach_older(now - age, &tail) != 0) lazy_publish(node, true);
+  }
+  if (victims != nullptr)
+    purge_list(victims);  // ticks the pool too
+  else
+    pool_.tick();
+  return lazy_bytes() != 0 || pool_.stats().pooled != 0;
 }
 
 // Oldest first over all nodes: a merge of their free orders.
@@ -278,7 +296,7 @@ void Vmalloc::purge_chain(vm_struct* head) {
       mapped_ -= vm->size;
       if (ok) {
         vmas_ -= vmas_of(vm);
-        release(vm);
+        release(vm, vm->freed_ns / 1000000);  // unused since it was freed
       } else {
         ++stranded_;  // still mapped to its pages: keep both out of circulation
       }
@@ -530,7 +548,7 @@ void Vmalloc::unmap_now(vm_struct* vm) {
   if (future) pal::unlock_range(vm->addr, vm->size);
   if (rc == 0) {
     vmas_ -= vmas_of(vm);
-    release(vm);
+    release(vm, 0);
   }
   // else: still mapped to its pages; keep both out of circulation.
 }

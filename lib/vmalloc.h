@@ -127,6 +127,9 @@ class Vmalloc {
 
   // Unmap every lazily freed area now.
   void purge();
+  // Give back what went unused for decay_ms: lazy areas freed before that,
+  // warm pool pages (PagePool::tick). True while anything is still cached.
+  bool decay();
   // purge() and release every warm pool page.
   void purge_all() {
     purge();
@@ -188,7 +191,8 @@ class Vmalloc {
   void purge_list(vm_struct* victims);
   // Unmap a chain of detached lazy areas in address order (purge_next).
   void purge_chain(vm_struct* head);
-  void release(vm_struct* vm);
+  // `unused_since_ms`: for the pool's decay (PagePool::free), 0 for now.
+  void release(vm_struct* vm, uint64_t unused_since_ms);
   bool vma_room(long vmas);
   int shrink(vm_struct* vm, size_t size);
   // The area start behind a caller's pointer (different under efence).

@@ -309,6 +309,31 @@ TEST(ApiTest, FootprintCountsMemfdPagesMappedOrNot) {
   EXPECT_LT(purged.memfd, kBytes / 4) << "pages kept after a purge";
 }
 
+// What is cached goes back on time with no further call: the purge thread
+// (decay_ms, 1 s by default) gives back the lazy areas and the warm pages,
+// then exits.
+TEST(ApiTest, IdleReleaseNeedsNoCall) {
+  constexpr int kBlocks = 32;
+  std::vector<char*> v;
+  for (int i = 0; i < kBlocks; ++i) {
+    v.push_back(static_cast<char*>(uvm_vmalloc(MiB + static_cast<size_t>(i) * 4096)));
+    ASSERT_NE(v.back(), nullptr);
+    memset(v.back(), i, MiB);
+  }
+  for (char* p : v) uvm_vfree(p);
+  struct uvm_stats freed = stats();
+  EXPECT_GT(freed.lazy + freed.pooled, 16 * MiB) << "nothing was cached to begin with";
+  // No allocator call but uvm_stats, which releases nothing, for up to 5 s.
+  struct uvm_stats idle = freed;
+  for (int i = 0; i < 50 && idle.lazy + idle.pooled != 0; ++i) {
+    usleep(100 * 1000);
+    idle = stats();
+  }
+  EXPECT_EQ(idle.lazy, 0u);
+  EXPECT_EQ(idle.pooled, 0u);
+  EXPECT_LT(idle.memfd, 4 * MiB) << "memfd pages kept while idle";
+}
+
 TEST(ApiTest, StatsMoveAsExpected) {
   uvm_purge();
   struct uvm_stats s0 = stats();
