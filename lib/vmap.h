@@ -126,6 +126,11 @@ class VmSpace {
   static void unpark(vmap_area* va) {
     std::atomic_ref<uintptr_t>(va->state).store(va->va_start | kLive, std::memory_order_release);
   }
+  // True when `va` is the live area starting at `addr`.
+  static bool live(const vmap_area& va, uintptr_t addr) {
+    return std::atomic_ref<uintptr_t>(const_cast<uintptr_t&>(va.state))
+               .load(std::memory_order_acquire) == (addr | kLive);
+  }
   static bool parked(const vmap_area& va) {
     return std::atomic_ref<uintptr_t>(const_cast<uintptr_t&>(va.state))
                .load(std::memory_order_acquire) == (va.va_start | kParked);

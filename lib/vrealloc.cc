@@ -206,8 +206,15 @@ void* Vmalloc::move(vm_struct* vm, size_t size, int* status) {
 void* Vmalloc::realloc(void* p, size_t size, const void* caller, int* status) {
   if (p == nullptr) return alloc(size, 1, 0, caller, status);
   uintptr_t addr = area_of(p);
-  *status = space_.classify(addr, nullptr);
-  if (*status != UVM_OK) return nullptr;
+  // The live area that starts at addr, without the busy lock; the busy
+  // lock's classification says why not.
+  vmap_area* va = space_.lookup(addr);
+  if (va == nullptr || !VmSpace::live(*va, addr)) {
+    *status = space_.classify(addr, nullptr);
+    if (*status == UVM_OK) *status = UVM_ENOTALLOC;  // freed meanwhile by another thread
+    return nullptr;
+  }
+  *status = UVM_OK;
   if (size == 0) {
     *status = free(p);
     return nullptr;
@@ -218,7 +225,6 @@ void* Vmalloc::realloc(void* p, size_t size, const void* caller, int* status) {
     return nullptr;
   }
   // From here the caller owns the area: nobody else may free or move it.
-  vmap_area* va = space_.find(addr);
   if (va->flags != VMAP_VMALLOC) {
     *status = UVM_EWRONGKIND;
     return nullptr;
