@@ -120,7 +120,7 @@ static void* (*volatile memset_v)(void*, int, size_t) = memset;
 /* Resident memory after everything is freed (statm resident pages x page
  * size), and the bytes held in memfd files (uvmalloc's page pool keeps
  * pages there, mapped or not; 0 for the other allocators). */
-static void report_after_free(void) {
+static inline void report_after_free(void) {
   long size = 0, res = 0;
   FILE* f = fopen("/proc/self/statm", "r");
   if (f == NULL || fscanf(f, "%ld %ld", &size, &res) != 2) FAIL("cannot read /proc/self/statm");
