@@ -2,7 +2,7 @@
 # Comparative benchmark: every workload under glibc, jemalloc, mimalloc,
 # tcmalloc (Debian's, LD_PRELOADed) and uvmalloc's LD_PRELOAD shim.
 #
-#   bench/harness/run.sh [--quick|--full] [--build-dir DIR]
+#   bench/harness/run.sh [--quick|--full] [--build-dir DIR] [--scaling]
 #
 # 1. scripts/setup.sh (Debian packages, gnuplot-nox included)
 # 2. without --build-dir: cmake --preset release && cmake --build --preset
@@ -14,24 +14,30 @@
 #    results.md, results.csv and results.png
 # Quick (default): 3 repetitions, about 1 to 1.5 minutes on 2 cores. Full: 7
 # repetitions and larger sizes, about 15 to 17 minutes.
+# --scaling: steps 4 and 5 become the thread-scaling sweep instead
+# (bench/harness/scaling.py: bench/results/scaling.md and scaling.csv);
+# quick is 3 repetitions, about 2.5 minutes on 2 cores, full 5, about 9.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 
 mode=quick
 build=""
-usage() { sed -n '2,16p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+scaling=0
+usage() { sed -n '2,19p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 while [ $# -gt 0 ]; do
   case "$1" in
     --quick) mode=quick; shift ;;
     --full) mode=full; shift ;;
     --build-dir) [ $# -ge 2 ] || usage; build=$2; shift 2 ;;
     --build-dir=*) build=${1#--build-dir=}; shift ;;
+    --scaling) scaling=1; shift ;;
     -h|--help) usage ;;
     *) echo "run.sh: unknown argument $1" >&2; usage ;;
   esac
 done
 cmdline="bench/harness/run.sh --$mode${build:+ --build-dir $build}"
+if [ "$scaling" = 1 ]; then cmdline+=" --scaling"; fi
 t0=$(date +%s)
 
 echo "== setup"
@@ -58,6 +64,14 @@ for src in "$here"/workloads/*.c; do
   name=$(basename "$src" .c)
   gcc -O2 -std=gnu11 -Wall -Wextra -pthread -o "$work/bin/$name" "$src" -lm
 done
+
+if [ "$scaling" = 1 ]; then
+  echo "== thread scaling ($mode)"
+  python3 "$here/scaling.py" --mode "$mode" --build-dir "$build" --no-build --bin "$work/bin/thread_scaling" \
+    --out "$root/bench/results" --command "$cmdline"
+  echo "== done in $(( $(date +%s) - t0 )) s"
+  exit 0
+fi
 
 echo "== inputs ($mode)"
 python3 "$here/gen.py" "$mode" "$work/data"
