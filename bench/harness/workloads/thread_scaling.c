@@ -4,19 +4,24 @@
  * Every point runs for a fixed time: a warm-up (50 ms quick, 100 ms full)
  * whose operations are not counted, then a measured window (200 ms quick,
  * 1 s full) at whose edges the main thread reads every worker's count. A
- * quick sweep on 2 CPUs is 27 points, about 8 s.
+ * quick sweep on 2 CPUs is 30 points, about 8 s.
  *
- *   alloc_bound        each thread keeps 16 live blocks of 128 KiB..2 MiB
- *                      (uniform, 16-byte steps), frees a random one and allocates another;
- *                      first and last 8 bytes written and checked. One op =
- *                      one free + one malloc.
+ *   alloc_bound        issue 13's allocator-bound loop: each thread keeps 16
+ *                      live blocks of 128 KiB..2 MiB (uniform, 16-byte
+ *                      steps, drawn once per slot), frees a random one and
+ *                      allocates one of that slot's size; first and last
+ *                      8 bytes written and checked. One op = one free + one
+ *                      malloc.
  *   alloc_bound_touch  the same with a tag written in every page and every
  *                      tag checked before the free.
+ *   alloc_bound_resize the same with a new size for every allocation, so
+ *                      that a cache of freed blocks must fit, not match.
  *   cross_thread       N/2 producer/consumer pairs, one lock-free ring of 16
- *                      blocks each: the producer allocates (128 KiB..2 MiB,
- *                      ends tagged), the consumer checks and frees. A
- *                      thread without a partner (N = 1, or odd N) does both
- *                      with 8 blocks in flight. One op = one block freed.
+ *                      blocks each: the producer allocates (16 sizes of
+ *                      128 KiB..2 MiB in turn, ends tagged), the consumer
+ *                      checks and frees. A thread without a partner (N = 1,
+ *                      or odd N) does both with 8 blocks in flight. One op =
+ *                      one block freed.
  *   <test>_alloc_test  lib/test_vmalloc.c's scenarios (vmalloc_scenarios.h)
  *                      on N workers, as the kernel runs them on nr_threads.
  *                      One op = one loop step. full_fit keeps at most 8,192
@@ -75,7 +80,7 @@ struct scenario {
 };
 
 static struct worker g_w[MAX_THREADS];
-static struct ring g_rings[MAX_THREADS];
+static struct ring g_rings[MAX_THREADS / 2 + 1];
 static const struct scenario* g_sc;
 static pthread_barrier_t g_start;
 static atomic_int g_stop;
