@@ -29,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 from driver import ALLOCATORS, clean_env, fail, machine, sh  # noqa: E402
 
-POINT = re.compile(r"^scenario=(\S+) threads=(\d+) ops_per_s=(\S+) ops=(\d+) secs=(\S+)$")
+POINT = re.compile(r"^scenario=(\S+) threads=(\d+) ops_per_s=(\S+) ops=(\d+) secs=(\S+) cpus=(\S+)$")
 
 # What each scenario is, in the order the workload runs them.
 SCENARIOS = [
@@ -139,7 +139,7 @@ def run_one(args, rep, slot, aname, lib):
         if m:
             rows.append({"mode": args.mode, "rep": rep + 1, "slot": slot + 1, "allocator": aname,
                          "scenario": m[1], "threads": int(m[2]), "ops_per_s": float(m[3]),
-                         "ops": int(m[4]), "secs": float(m[5])})
+                         "ops": int(m[4]), "secs": float(m[5]), "cpus": float(m[6])})
         elif line.startswith("points="):
             points = int(line[7:])
         elif line.startswith("nproc="):
@@ -160,6 +160,9 @@ class Stats:
         for r in rows:
             self.by.setdefault((r["allocator"], r["scenario"], int(r["threads"])), []).append(float(r["ops_per_s"]))
         self.threads = sorted({t for _, _, t in self.by})
+        # One thread keeps one CPU busy unless another process takes it.
+        ones = [r for r in rows if int(r["threads"]) == 1]
+        self.starved = (sum(1 for r in ones if float(r["cpus"]) < 0.9), len(ones))
         seen = {s for _, s, _ in self.by}
         self.scenarios = [s for s, _ in SCENARIOS if s in seen] + sorted(seen - {s for s, _ in SCENARIOS})
 
@@ -210,7 +213,7 @@ def md_table(head, body, bold_row=None):
 
 
 def write_csv(rows, info, path):
-    cols = ["mode", "rep", "slot", "allocator", "scenario", "threads", "ops", "secs", "ops_per_s"]
+    cols = ["mode", "rep", "slot", "allocator", "scenario", "threads", "ops", "secs", "ops_per_s", "cpus"]
     with open(path, "w", newline="") as f:
         for k, v in info:
             f.write(f"# {k}: {v}\n")
@@ -237,7 +240,11 @@ def write_md(st, info, args, path):
           f"{st.nproc} CPUs the workload could use); counts above {st.nproc} are oversubscribed. "
           "Spread: the largest (max − min) / median of the row's points. Every block is checked "
           "(tags at both ends, or in every page for alloc_bound_touch) and a corrupted one fails "
-          "the run.\n"]
+          "the run.\n",
+          f"Interference: {st.starved[0]} of {st.starved[1]} one-thread points kept less than 0.9 of "
+          "a CPU busy (the `cpus` column of scaling.csv: CPU time over the window), i.e. another "
+          "process took the CPU during them" + (" — read the ratios with that in mind." if st.starved[0]
+                                                  else ".") + "\n"]
     if "uvmalloc" in st.allocs:
         L += ["## Issue 13's targets for uvmalloc\n", "| scenario | target | measured | verdict |",
               "|---|---|---|---|"]
@@ -326,6 +333,9 @@ def main():
     write_csv(rows, info, os.path.join(args.out, "scaling.csv"))
     write_md(st, info, args, os.path.join(args.out, "scaling.md"))
     print_summary(st)
+    if st.starved[0]:
+        print(f"\nscaling: warning: {st.starved[0]} of {st.starved[1]} one-thread points had less than "
+              "0.9 of a CPU: another process took the CPUs", file=sys.stderr)
     print(f"\nscaling: wrote {os.path.normpath(args.out)}/scaling.md and scaling.csv ({elapsed:.0f} s of runs)")
 
 

@@ -33,12 +33,15 @@
  *   thread_scaling quick|full [threads=1,2,4] [scenarios=NAME,...]
  *
  * Prints one line per point, scenario=NAME threads=N ops_per_s=X ops=K
- * secs=S, after a line nproc=P; exits 3 on corrupted data. */
+ * secs=S cpus=C (CPUs the process kept busy in the window: below 1 with
+ * one thread, another process took the CPU), after a line nproc=P; exits
+ * 3 on corrupted data. */
 #include "vmalloc_scenarios.h" /* first: common.h defines _GNU_SOURCE (CPU_COUNT) */
 
 #include <pthread.h>
 #include <sched.h>
 #include <stdatomic.h>
+#include <sys/resource.h>
 
 #define MAX_THREADS 512
 #define LIVE 16      /* blocks a thread keeps in alloc_bound */
@@ -224,6 +227,13 @@ static long total_ops(int n) {
   for (int i = 0; i < n; i++) sum += atomic_load_explicit(&g_w[i].ops, memory_order_relaxed);
   return sum;
 }
+/* CPU seconds of the whole process (the main thread sleeps meanwhile). */
+static double cpu_s(void) {
+  struct rusage ru;
+  if (getrusage(RUSAGE_SELF, &ru) != 0) FAIL("getrusage");
+  return (double)(ru.ru_utime.tv_sec + ru.ru_stime.tv_sec) +
+         (double)(ru.ru_utime.tv_usec + ru.ru_stime.tv_usec) * 1e-6;
+}
 static int min_int(int a, int b) {
   return a < b ? a : b;
 }
@@ -251,16 +261,16 @@ static void run_point(const struct scenario* sc, int n, long warm_ms, long windo
   pthread_barrier_wait(&g_start);
   sleep_ms(warm_ms);
   long ops0 = total_ops(n);
-  double t0 = now_s();
+  double t0 = now_s(), c0 = cpu_s();
   sleep_ms(window_ms);
   long ops1 = total_ops(n);
-  double t1 = now_s();
+  double t1 = now_s(), c1 = cpu_s();
   atomic_store(&g_stop, 1);
   for (int i = 0; i < n; i++) pthread_join(g_w[i].th, NULL);
   pthread_barrier_destroy(&g_start);
   double secs = t1 - t0;
-  printf("scenario=%s threads=%d ops_per_s=%.0f ops=%ld secs=%.6f\n", sc->name, n,
-         (double)(ops1 - ops0) / secs, ops1 - ops0, secs);
+  printf("scenario=%s threads=%d ops_per_s=%.0f ops=%ld secs=%.6f cpus=%.2f\n", sc->name, n,
+         (double)(ops1 - ops0) / secs, ops1 - ops0, secs, (c1 - c0) / secs);
   fflush(stdout);
 }
 
