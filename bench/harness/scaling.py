@@ -14,6 +14,8 @@ exit, a missing point) stops the script with a non-zero exit.
   python3 bench/harness/scaling.py --build-dir build/release
   python3 bench/harness/scaling.py --build-dir DIR --only uvmalloc,mimalloc \\
       --scenarios alloc_bound,cross_thread --reps 3 --out /tmp/scaling
+  python3 bench/harness/scaling.py --build-dir DIR --only uvmalloc \\
+      --extra uvmalloc-old=OLD/preload/libuvmalloc_preload.so    # two builds, alternating
 """
 import argparse
 import csv
@@ -110,6 +112,11 @@ def allocators(args):
             fail(f"{name}: {lib} not found (scripts/setup.sh installs the peers; --skip-missing "
                  "leaves them out)")
         out.append((name, lib))
+    for extra in args.extra:
+        name, _, lib = extra.partition("=")
+        if not name or not os.path.isfile(lib):
+            fail(f"--extra {extra}: wants NAME=LIBRARY, an existing file")
+        out.append((name, os.path.abspath(lib)))
     if not out:
         fail("no allocator to run")
     return out
@@ -287,6 +294,8 @@ def main():
     ap.add_argument("--bin", help="a built thread_scaling (default: compiled here with gcc -O2)")
     ap.add_argument("--out", default=os.path.join(HERE, "..", "results"),
                     help="where scaling.md and scaling.csv go (default bench/results)")
+    ap.add_argument("--extra", action="append", default=[], metavar="NAME=LIB",
+                    help="one more allocator to preload, e.g. another build's shim (repeatable)")
     ap.add_argument("--skip-missing", action="store_true", help="leave out peers whose library is not installed")
     ap.add_argument("--no-build", action="store_true", help="do not bring the shim up to date first")
     ap.add_argument("--timeout", type=float, help="seconds a run may take (default 120 quick, 600 full)")
@@ -327,6 +336,8 @@ def main():
         elapsed = time.monotonic() - t_start
     info = [(k, v if k != "load average at end" else sh("cut -d' ' -f1-3 /proc/loadavg")) for k, v in info]
     info = [(k, v) if k != "nproc" else ("nproc (CPUs the workload may use)", str(nproc)) for k, v in info]
+    if args.extra:
+        info.append(("extra allocators", ", ".join(args.extra)))
     info += [("command", args.command), ("runs", f"{elapsed / 60:.1f} min")]
     st = Stats(rows, [a for a, _ in allocs], nproc)
     os.makedirs(args.out, exist_ok=True)
