@@ -37,6 +37,9 @@ ALLOCATORS = [  # name, preloaded library ("" = none), Debian package
     ("mimalloc", f"{LIBDIR}/libmimalloc.so.2", "libmimalloc2.0"),
     ("tcmalloc", f"{LIBDIR}/libtcmalloc_minimal.so.4", "libtcmalloc-minimal4"),
     ("uvmalloc", None, None),  # the shim from the build directory
+    # The chain: large blocks from the shim, the rest from the allocator after it.
+    ("uvmalloc+mimalloc", f"{{shim}}:{LIBDIR}/libmimalloc.so.2", None),
+    ("uvmalloc+jemalloc", f"{{shim}}:{LIBDIR}/libjemalloc.so.2", None),
 ]
 
 # id, name, what it does in (quick / full) form; the program is built from
@@ -46,6 +49,7 @@ WORKLOADS = [
     ("b", "realloc_double", "realloc growth by doubling from 1 MiB, new half touched", "256 MiB / 1 GiB"),
     ("c", "churn_large", "64 live blocks of 256 KiB..16 MiB (log-uniform), every page touched", "500 / 3,000 rounds"),
     ("d", "malloc_large", "mimalloc-bench malloc-large: 20 live, 5..25 MiB, malloc+memset 0", "60 / 300 iterations"),
+    ("d1", "new_large", "the same as (d) in C++: new char[n]() and delete[]", "60 / 300 iterations"),
     ("e", "alloc_free_pairs", "malloc+free of 128 KiB..1 MiB, first and last bytes touched", "5,000 / 50,000 pairs"),
     ("f", "calloc_sparse", "calloc 8..64 MiB, 4 live, every 64th page checked zero then dirtied", "60 / 250 rounds"),
     ("g", "test_vmalloc", "lib/test_vmalloc.c's 6 scenarios, kernel page -> 128 KiB unit", "500 / 5,000 loops each"),
@@ -167,10 +171,10 @@ class Harness:
         self.args = args
         self.allocs = []
         for name, lib, _ in ALLOCATORS:
-            if lib is None:
-                lib = args.shim
-            if lib and not os.path.isfile(lib):
-                fail(f"{name}: {lib} not found (run scripts/setup.sh / build the shim)")
+            lib = args.shim if lib is None else lib.format(shim=args.shim)
+            for part in lib.split(":") if lib else []:
+                if not os.path.isfile(part):
+                    fail(f"{name}: {part} not found (run scripts/setup.sh / build the shim)")
             self.allocs.append((name, lib))
         self.workloads = [w for w in WORKLOADS if not args.only or w[1] in args.only.split(",")]
         self.scratch = os.path.join(args.work, "runs")
@@ -283,7 +287,7 @@ class Harness:
                 for slot, (aname, lib) in enumerate(order):
                     row = self.run_one(rep, slot, w[1], aname, lib)
                     done += 1
-                    print(f"[{done:3d}/{total}] rep {rep + 1} {w[1]:<17} {aname:<9} {float(row['wall_s']):7.3f} s"
+                    print(f"[{done:3d}/{total}] rep {rep + 1} {w[1]:<17} {aname:<17} {float(row['wall_s']):7.3f} s"
                           f"  peak {int(row['peak_rss_kb']) / 1024:7.1f} MiB", flush=True)
         self.elapsed = time.monotonic() - t_start
 
@@ -476,7 +480,7 @@ def write_png(h, info, stats, path):
     title = (f"time / best time per workload ({h.args.mode}, median of {h.args.reps}; lower is better)\\n"
              f"{d['CPU']}, {d['nproc']} CPUs, Linux {d['kernel']}, {d['date']}, commit {d['git commit']}")
     top = max([st["ratio"] for st in stats.values()] + [2.0]) * 1.6
-    colors = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#e15759"]
+    colors = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#e15759", "#ff9da7", "#9c755f"]
     plots = []
     for i, a in enumerate(allocs):
         src = f"'{dat}'" if i == 0 else "''"

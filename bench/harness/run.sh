@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Comparative benchmark: every workload under glibc, jemalloc, mimalloc,
-# tcmalloc (Debian's, LD_PRELOADed) and uvmalloc's LD_PRELOAD shim.
+# tcmalloc (Debian's, LD_PRELOADed), uvmalloc's LD_PRELOAD shim, and the
+# shim chained with mimalloc and with jemalloc.
 #
 #   bench/harness/run.sh [--quick|--full] [--build-dir DIR] [--scaling]
 #
@@ -8,7 +9,8 @@
 # 2. without --build-dir: cmake --preset release && cmake --build --preset
 #    release (shim: build/release/preload/libuvmalloc_preload.so); with it:
 #    brings DIR's uvmalloc_preload target up to date
-# 3. compiles bench/harness/workloads/*.c with gcc -O2 (no allocator linked)
+# 3. compiles bench/harness/workloads/*.c with gcc -O2, *.cc with g++ -O2 (no
+#    allocator linked)
 # 4. generates the real programs' inputs (bench/harness/gen.py, fixed seeds)
 # 5. runs everything (bench/harness/driver.py) and writes bench/results/
 #    results.md, results.csv and results.png
@@ -58,11 +60,15 @@ work=$(mktemp -d "${TMPDIR:-/tmp}/uvm-harness.XXXXXX")
 trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/bin" "$work/data"
 
-echo "== workloads (gcc -O2)"
+echo "== workloads (gcc/g++ -O2)"
 gcc -O2 -std=gnu11 -Wall -Wextra -o "$work/bin/spawn" "$here/spawn.c"
 for src in "$here"/workloads/*.c; do
   name=$(basename "$src" .c)
   gcc -O2 -std=gnu11 -Wall -Wextra -pthread -o "$work/bin/$name" "$src" -lm
+done
+for src in "$here"/workloads/*.cc; do
+  name=$(basename "$src" .cc)
+  g++ -O2 -std=c++20 -Wall -Wextra -pthread -o "$work/bin/$name" "$src"
 done
 
 if [ "$scaling" = 1 ]; then

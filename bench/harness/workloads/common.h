@@ -2,14 +2,16 @@
  * and checking, the quick/full scale argument, and the report printed on
  * stdout as key=value lines that bench/harness/driver.py parses.
  *
- * The workloads are plain C, built with gcc -O2 and linked with no
- * allocator: the allocator under test is whatever malloc the process gets
+ * The workloads are plain C (new_large.cc: C++), built with gcc -O2 and
+ * linked with no allocator: the allocator under test is whatever malloc the process gets
  * (glibc, or an LD_PRELOADed one). Every workload checks its own data and
  * exits non-zero (3) on corruption. */
 #ifndef HARNESS_COMMON_H
 #define HARNESS_COMMON_H
 
+#ifndef _GNU_SOURCE /* g++ defines it */
 #define _GNU_SOURCE
+#endif
 #include <dirent.h>
 #include <errno.h>
 #include <math.h>
