@@ -3,12 +3,15 @@
 // rest go to the next allocator (dlsym RTLD_NEXT: glibc, or jemalloc & co.
 // when preloaded after us). Ownership is decided by address alone: a pointer
 // inside the vmalloc space is ours, anything else is the next allocator's.
+// With an allocator preloaded before us the program never calls our malloc:
+// then the shim is inert and says so (resolve_order).
 //
 // Bootstrap: dlsym may itself call malloc/calloc before the next allocator is
 // known; those calls are served from a small static arena whose blocks are
 // never passed to anyone's free.
 #include <dlfcn.h>
 #include <malloc.h>
+#include <sys/auxv.h>
 #include <unistd.h>
 
 #include <atomic>
@@ -47,67 +50,16 @@ struct next_allocator {
 
 next_allocator g_next;
 std::atomic<int> g_next_state{0};  // 0: unknown, 1: resolving, 2: ready
+// Set once at resolution, before g_next_state is 2: the program's malloc is
+// not ours (see resolve_order).
+bool g_inert = false;
 
 void free_slow(void* p);
-
-// What the small path of every entry point reads, and nothing else: a
-// compare against these, then a call through g_next. Plain loads (acquire on
-// `small`, which is published after g_next), no call into the core.
-//  - small: requests below it go to the next allocator. 0 until the next
-//    allocator is known and the threshold read, so that every call takes the
-//    slow path (bootstrap, configuration) until then.
-//  - space_lo, space_len: the vmalloc space, learned from the instance
-//    (uvm::mm_space) before the first block of it is handed out, so every
-//    pointer of ours is seen inside. Length 0 until then: nothing is ours.
-//    The space is one reservation fixed at init, and a child made by fork has
-//    it at the same address, so it is never updated after.
-struct alignas(64) hot_state {
-  std::atomic<size_t> small{0};
-  // The next allocator's free once it is known; until then the slow path
-  // (which resolves it).
-  std::atomic<free_fn> free{free_slow};
-  std::atomic<uintptr_t> space_lo{0};
-  std::atomic<uintptr_t> space_len{0};
-};
-hot_state g_hot;
-
-// The bootstrap arena: 16-byte aligned bump allocation with a size header.
-alignas(64) unsigned char g_boot[256 * 1024];
-std::atomic<size_t> g_boot_used{0};
 
 // 0 until first read from the configuration (or set by mallopt).
 size_t g_threshold = 0;
 
-bool in_boot(const void* p) {
-  return reinterpret_cast<uintptr_t>(p) - reinterpret_cast<uintptr_t>(g_boot) < sizeof g_boot;
-}
-
-// One compare: p - lo wraps for addresses below the space. The length is
-// published after the start, so a length read is never paired with an old
-// start.
-bool in_space(const void* p) {
-  uintptr_t len = g_hot.space_len.load(std::memory_order_acquire);
-  uintptr_t lo = g_hot.space_lo.load(std::memory_order_relaxed);
-  return reinterpret_cast<uintptr_t>(p) - lo < len;
-}
-
-// Requests below this go to the next allocator (0: take the slow path).
-size_t small_limit() {
-  return g_hot.small.load(std::memory_order_acquire);
-}
-
-void* boot_alloc(size_t size, size_t align) {
-  if (align < 16) align = 16;
-  size_t used = g_boot_used.load(std::memory_order_relaxed);
-  for (;;) {
-    size_t start = (used + 16 + align - 1) & ~(align - 1);  // room for the header
-    if (start + size > sizeof g_boot || start + size < start) return nullptr;
-    if (g_boot_used.compare_exchange_weak(used, start + size)) {
-      memcpy(g_boot + start - sizeof(size_t), &size, sizeof size);
-      return g_boot + start;  // zeroed: static storage, never reused
-    }
-  }
-}
+std::atomic<size_t> g_boot_used{0};
 
 size_t boot_size(const void* p) {
   size_t size;
@@ -115,9 +67,71 @@ size_t boot_size(const void* p) {
   return size;
 }
 
+// True when `f` is defined by the shim itself.
+bool own_symbol(const void* f) {
+  static const void* const marker = reinterpret_cast<const void*>(&own_symbol);
+  Dl_info a, b;
+  return dladdr(f, &a) != 0 && dladdr(marker, &b) != 0 && a.dli_fbase == b.dli_fbase;
+}
+
+// The definition of `name` the program would get without the shim: the
+// first one in the global scope that is not ours. With the shim first in
+// LD_PRELOAD that is dlsym(RTLD_NEXT); with another allocator before it, that
+// allocator's.
+void* program_symbol(const char* name) {
+  void* f = dlsym(RTLD_DEFAULT, name);
+  if (f == nullptr || own_symbol(f)) return dlsym(RTLD_NEXT, name);
+  return f;
+}
+
+// The program's malloc and free are the shim's only when nothing before it
+// in the global scope defines them. Otherwise (LD_PRELOAD=libother.so:
+// libuvmalloc_preload.so, or an allocator linked into the program itself)
+// the program allocates and frees with that allocator, and a uvmalloc block
+// handed out by one of our entry points it lacks (free_sized, pvalloc,
+// operator new...) would reach its free: the shim stays out of the way
+// (inert) and says so once.
+void resolve_order() {
+  const void* owner = nullptr;
+  for (const char* name : {"malloc", "free"}) {
+    void* f = dlsym(RTLD_DEFAULT, name);
+    if (f != nullptr && !own_symbol(f)) owner = f;
+  }
+  if (owner == nullptr) return;
+  g_inert = true;
+  Dl_info info;
+  char line[640];
+  int n;
+  Dl_info prog;  // the main program, by its program headers
+  bool in_program = dladdr(reinterpret_cast<void*>(getauxval(AT_PHDR)), &prog) != 0 &&
+                    dladdr(owner, &info) != 0 && info.dli_fbase == prog.dli_fbase;
+  if (!in_program && dladdr(owner, &info) != 0 && info.dli_fname != nullptr)
+    n = snprintf(line, sizeof line,
+                 "uvmalloc: inactive: %s comes before libuvmalloc_preload.so in LD_PRELOAD, so "
+                 "every allocation goes to it; put the shim first "
+                 "(LD_PRELOAD=libuvmalloc_preload.so:%s, as uvmalloc-run --small does)\n",
+                 info.dli_fname, info.dli_fname);
+  else
+    n = snprintf(line, sizeof line,
+                 "uvmalloc: inactive: the program defines malloc itself, so every allocation "
+                 "goes to its allocator\n");
+  if (n > 0 && write(2, line, static_cast<size_t>(n) < sizeof line ? n : sizeof line - 1) < 0) {
+    // stderr is gone: nothing more to say
+  }
+}
+
+// Resolved at load, so that an inert shim says so even if the program never
+// calls one of its entry points.
+__attribute__((constructor)) void resolve_at_load() {
+  uvm::shim::next_ready();
+}
+
 }  // namespace
 
 namespace uvm::shim {
+
+hot_state g_hot{{0}, {free_slow}, {0}, {0}};
+alignas(64) unsigned char g_boot[kBootSize];
 
 // Resolve the next allocator once; calls made meanwhile (from dlsym itself)
 // are served by the bootstrap arena.
@@ -133,14 +147,15 @@ bool next_ready() {
     }
     return g_next_state.load(std::memory_order_acquire) == 2;
   }
+  resolve_order();
   next_allocator n;
-  n.malloc = reinterpret_cast<malloc_fn>(dlsym(RTLD_NEXT, "malloc"));
-  n.free = reinterpret_cast<free_fn>(dlsym(RTLD_NEXT, "free"));
-  n.calloc = reinterpret_cast<calloc_fn>(dlsym(RTLD_NEXT, "calloc"));
-  n.realloc = reinterpret_cast<realloc_fn>(dlsym(RTLD_NEXT, "realloc"));
-  n.memalign = reinterpret_cast<memalign_fn>(dlsym(RTLD_NEXT, "memalign"));
-  n.posix_memalign = reinterpret_cast<posix_memalign_fn>(dlsym(RTLD_NEXT, "posix_memalign"));
-  n.usable_size = reinterpret_cast<usable_fn>(dlsym(RTLD_NEXT, "malloc_usable_size"));
+  n.malloc = reinterpret_cast<malloc_fn>(program_symbol("malloc"));
+  n.free = reinterpret_cast<free_fn>(program_symbol("free"));
+  n.calloc = reinterpret_cast<calloc_fn>(program_symbol("calloc"));
+  n.realloc = reinterpret_cast<realloc_fn>(program_symbol("realloc"));
+  n.memalign = reinterpret_cast<memalign_fn>(program_symbol("memalign"));
+  n.posix_memalign = reinterpret_cast<posix_memalign_fn>(program_symbol("posix_memalign"));
+  n.usable_size = reinterpret_cast<usable_fn>(program_symbol("malloc_usable_size"));
   if (n.malloc == nullptr || n.free == nullptr || n.calloc == nullptr || n.realloc == nullptr ||
       n.memalign == nullptr) {
     static const char msg[] = "uvmalloc: cannot find the next allocator's malloc\n";
@@ -151,6 +166,10 @@ bool next_ready() {
   g_hot.free.store(n.free, std::memory_order_release);
   g_next_state.store(2, std::memory_order_release);
   return true;
+}
+
+bool active() {
+  return next_ready() && !g_inert;
 }
 
 // Requests this large go to uvmalloc (read once from the configuration).
@@ -166,8 +185,8 @@ void set_threshold(size_t bytes) {
   if (bytes == 0) bytes = 1;
   __atomic_store_n(&g_threshold, bytes, __ATOMIC_RELAXED);
   // Once the small path is open it follows the threshold; before, the slow
-  // path opens it with this value.
-  if (g_next_state.load(std::memory_order_acquire) == 2)
+  // path opens it with this value. An inert shim keeps it shut.
+  if (g_next_state.load(std::memory_order_acquire) == 2 && !g_inert)
     g_hot.small.store(bytes, std::memory_order_release);
 }
 
@@ -179,28 +198,40 @@ bool ours(const void* p) {
   return in_space(p);
 }
 
-}  // namespace uvm::shim
-
-namespace {
-
-using uvm::shim::next_ready;
-using uvm::shim::ours;
-
-// The slow paths' start: false while the next allocator is being resolved
-// (serve from the bootstrap arena). Once it is known, opens the small path.
 bool ready() {
   if (!next_ready()) return false;
   if (small_limit() == 0) {
+    // Inert: every request below SIZE_MAX takes the small path, the rest
+    // the slow one, where is_large() says no.
     size_t zero = 0;
-    g_hot.small.compare_exchange_strong(zero, uvm::shim::threshold(), std::memory_order_release,
-                                        std::memory_order_relaxed);
+    g_hot.small.compare_exchange_strong(zero, g_inert ? SIZE_MAX : threshold(),
+                                        std::memory_order_release, std::memory_order_relaxed);
   }
   return true;
 }
 
 bool is_large(size_t size) {
-  return size >= uvm::shim::threshold();
+  return !g_inert && size >= threshold();
 }
+
+void* boot_alloc(size_t size, size_t align) {
+  if (align < 16) align = 16;
+  size_t used = g_boot_used.load(std::memory_order_relaxed);
+  for (;;) {
+    size_t start = (used + 16 + align - 1) & ~(align - 1);  // room for the header
+    if (start + size > sizeof g_boot || start + size < start) return nullptr;
+    if (g_boot_used.compare_exchange_weak(used, start + size)) {
+      memcpy(g_boot + start - sizeof(size_t), &size, sizeof size);
+      return g_boot + start;  // zeroed: static storage, never reused
+    }
+  }
+}
+
+}  // namespace uvm::shim
+
+namespace {
+
+using namespace uvm::shim;
 
 // The space's bounds, once the instance exists: called before a block of it
 // is handed out.
@@ -212,6 +243,10 @@ void learn_space() {
   g_hot.space_len.store(hi - lo, std::memory_order_release);
 }
 
+}  // namespace
+
+namespace uvm::shim {
+
 void* large_alloc(size_t size, size_t align, unsigned flags, const void* caller) {
   // uvmalloc first; when it cannot (space full, VMA budget, memfd refused),
   // the next allocator serves the request instead of failing it.
@@ -222,11 +257,21 @@ void* large_alloc(size_t size, size_t align, unsigned flags, const void* caller)
     return p;
   }
   errno = saved;
-  if (align <= 16) return flags & uvm::VM_ZERO ? g_next.calloc(1, size) : g_next.malloc(size);
-  p = g_next.memalign(align, size);
-  if (p != nullptr && (flags & uvm::VM_ZERO)) memset(p, 0, size);
+  if (align <= 16) {
+    p = flags & uvm::VM_ZERO ? g_next.calloc(1, size) : g_next.malloc(size);
+  } else {
+    p = g_next.memalign(align, size);
+    if (p != nullptr && (flags & uvm::VM_ZERO)) memset(p, 0, size);
+  }
+  // glibc's errno whatever the next allocator's (mimalloc and jemalloc leave
+  // it alone for some sizes they refuse).
+  if (p == nullptr) errno = ENOMEM;
   return p;
 }
+
+}  // namespace uvm::shim
+
+namespace {
 
 size_t usable_size_slow(void* p) {
   if (p == nullptr) return 0;
@@ -299,7 +344,10 @@ bool is_pow2(size_t x) {
     // Below the threshold, or uvmalloc is out of room: move to the next
     // allocator.
     void* q = g_next.malloc(size);
-    if (q == nullptr) return nullptr;
+    if (q == nullptr) {
+      errno = ENOMEM;  // as large_alloc
+      return nullptr;
+    }
     memcpy(q, p, std::min(size, uvm_vmalloc_size(p)));
     uvm::free(p, "realloc");
     return q;
