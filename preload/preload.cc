@@ -163,6 +163,7 @@ bool next_ready() {
     abort();
   }
   g_next = n;
+  resolve_new_family();
   g_hot.free.store(n.free, std::memory_order_release);
   g_next_state.store(2, std::memory_order_release);
   return true;

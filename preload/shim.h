@@ -30,6 +30,10 @@ Fn next_cached(std::atomic<Fn>& slot, const char* name) {
   return f;
 }
 
+// The C++ family's next definitions (preload_new.cc), resolved with the
+// malloc family's, before the small path opens.
+void resolve_new_family();
+
 // False when the program's malloc is not the shim's (an allocator preloaded
 // before it, or the program's own): then the shim routes nothing to
 // uvmalloc and passes every call to that allocator (see next_ready).
