@@ -294,10 +294,6 @@ void* aligned(size_t align, size_t size, const void* caller) {
   return aligned_slow(align, size, caller);
 }
 
-bool is_pow2(size_t x) {
-  return x != 0 && (x & (x - 1)) == 0;
-}
-
 [[gnu::noinline]] void* malloc_slow(size_t size, const void* caller) {
   if (!ready()) return boot_alloc(size, 16);
   if (is_large(size)) return large_alloc(size, 1, 0, caller);

@@ -9,9 +9,9 @@
 // freed by uvmalloc, any other by the next definition of the delete form it
 // came to.
 //
-// Failures behave as libstdc++'s: the new-handler is called until it gives
-// up (std::bad_alloc, or no handler: std::bad_alloc thrown), and the nothrow
-// forms return null where the others throw.
+// Large requests fail as libstdc++'s do: the new-handler is called until
+// there is none (then std::bad_alloc) or it throws (its exception goes
+// through), and the nothrow forms return null where the others throw.
 #include <unistd.h>
 
 #include <atomic>
@@ -110,10 +110,6 @@ void* new_large(size_t size, size_t align, const void* caller) {
     if (handler == nullptr) throw std::bad_alloc();
     handler();
   }
-}
-
-bool is_pow2(size_t x) {
-  return x != 0 && (x & (x - 1)) == 0;
 }
 
 // The slow path of every new form: bootstrap, a small request that came

@@ -93,6 +93,10 @@ inline size_t small_limit() {
   return g_hot.small.load(std::memory_order_acquire);
 }
 
+inline bool is_pow2(size_t x) {
+  return x != 0 && (x & (x - 1)) == 0;
+}
+
 // The slow paths' start: false while the next allocator is being resolved
 // (serve from the bootstrap arena). Once it is known, opens the small path.
 bool ready();
