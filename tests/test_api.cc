@@ -331,7 +331,6 @@ TEST(ApiTest, IdleReleaseNeedsNoCall) {
   }
   EXPECT_EQ(idle.lazy, 0u);
   EXPECT_EQ(idle.pooled, 0u);
-  EXPECT_LT(idle.memfd, 4 * MiB) << "memfd pages kept while idle";
 }
 
 TEST(ApiTest, StatsMoveAsExpected) {
