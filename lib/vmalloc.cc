@@ -194,6 +194,7 @@ void Vmalloc::release(vm_struct* vm, uint64_t unused_since_ms) {
 }
 
 void Vmalloc::purge() {
+  std::lock_guard<std::mutex> whole(purge_lock_);
   vm_struct* victims = nullptr;
   vm_struct** tail = &victims;
   for (unsigned i = 0; i < nr_nodes_; ++i) {
@@ -207,6 +208,7 @@ void Vmalloc::purge() {
 }
 
 bool Vmalloc::decay() {
+  std::lock_guard<std::mutex> whole(purge_lock_);
   uint64_t now = pal::coarse_ns();
   uint64_t age = config().pool.decay_ms * 1000000;
   vm_struct* victims = nullptr;

@@ -286,6 +286,9 @@ class Vmalloc {
   // The lazily freed bytes the nodes have published (vmap_node::published):
   // within a batch per node of the exact sum, lazy_bytes().
   std::atomic<long> lazy_total_{0};
+  // Held across purge() and decay() whole, so a purge that returns has seen
+  // the purge thread's round end (taken before the node locks).
+  std::mutex purge_lock_;
   // Parked areas a purge could not unmap: kept out of circulation for good.
   std::atomic<size_t> stranded_{0};
 
