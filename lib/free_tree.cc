@@ -172,8 +172,23 @@ int FreeAreaTree::alloc_fixed(uintptr_t start, size_t size) {
     } else if (start >= va->va_end) {
       n = n->right;
     } else {
-      if (start + size < start || start + size > va->va_end) return UVM_ENOSPC;
-      return clip(va, start, size);
+      uintptr_t end = start + size;
+      if (end < start) return UVM_ENOSPC;
+      if (end <= va->va_end) return clip(va, start, size);
+      // Free neighbours kept apart by the merge window: all must touch.
+      for (const vmap_area* last = va; last->va_end < end; last = last->next)
+        if (last->next == nullptr || last->next->va_start != last->va_end) return UVM_ENOSPC;
+      // A tail cut, whole areas, a head cut: none needs a new node.
+      vmap_area* next = va->next;
+      clip(va, start, va->va_end - start);
+      for (;;) {
+        vmap_area* after = next->next;
+        uintptr_t next_end = next->va_end;
+        if (next_end > end) return clip(next, next->va_start, end - next->va_start);
+        clip(next, next->va_start, next->size());
+        if (next_end == end) return UVM_OK;
+        next = after;
+      }
     }
   }
   return UVM_ENOSPC;
@@ -201,14 +216,15 @@ void FreeAreaTree::insert(vmap_area* va) {
     next = prev->next;
   }
 
-  bool merge_next = next != nullptr && next->va_start == va->va_end;
-  bool merge_prev = prev != nullptr && prev->va_end == va->va_start;
+  bool merge_next = next != nullptr && mergeable(va, next);
+  bool merge_prev = prev != nullptr && mergeable(prev, va);
+  if (merge_prev && merge_next && !within_window(prev, next)) merge_next = false;
   if (merge_prev) {
     uintptr_t end = va->va_end;
-    prev->stamp = std::max(prev->stamp, va->stamp);
+    prev->stamp = std::min(prev->stamp, va->stamp);
     if (merge_next) {
       end = next->va_end;
-      prev->stamp = std::max(prev->stamp, next->stamp);
+      prev->stamp = std::min(prev->stamp, next->stamp);
       erase(next);
       bytes_ += end - va->va_end;  // erase() uncounted next; its bytes stay free in prev
       vmap_area_cache().free(next);
@@ -218,7 +234,7 @@ void FreeAreaTree::insert(vmap_area* va) {
     vmap_area_cache().free(va);
   } else if (merge_next) {
     next->va_start = va->va_start;
-    next->stamp = std::max(next->stamp, va->stamp);
+    next->stamp = std::min(next->stamp, va->stamp);
     rb_propagate(&next->rb, &kAugment);
     vmap_area_cache().free(va);
   } else {
@@ -257,7 +273,9 @@ std::string FreeAreaTree::check(uintptr_t lo, uintptr_t hi) const {
     if (va->prev != last) return "free list prev link is wrong";
     if (va->va_start >= va->va_end) return "empty or inverted free area";
     if (va->va_start < lo || va->va_end > hi) return "free area outside the space";
-    if (last != nullptr && last->va_end >= va->va_start) {
+    // With a merge window, neighbours may stay apart (a merge moves a stamp).
+    bool unmerged = merge_window_ == UINT64_MAX && last != nullptr && mergeable(last, va);
+    if (last != nullptr && (last->va_end > va->va_start || unmerged)) {
       std::snprintf(buf, sizeof buf, "free areas overlap or were not merged at %#lx",
                     static_cast<unsigned long>(va->va_start));
       return buf;

@@ -23,8 +23,10 @@ struct vmap_area {
   vmap_area* next;
   // Free areas: largest va_end - va_start in this node's subtree.
   uintptr_t subtree_max_size;
-  // Free areas: when the area last grew (the page pool's decay clock); a
-  // merge keeps the newer stamp.
+  // Free areas: when the area's pages were freed (the page pool's decay
+  // clock): a merge keeps the older stamp, so no page looks younger than it
+  // is, and only neighbours of about the same age merge
+  // (FreeAreaTree::set_merge_window).
   uint64_t stamp;
   // Busy areas: the record of the layer above (vm_struct), or null, and its
   // kind (the kernel's va->flags: vmalloc, vmap, vm_map_ram block).
@@ -52,8 +54,15 @@ class FreeAreaTree {
   // range is cut out of the tree (the four fit types of va_clip). Returns
   // UVM_OK, UVM_ENOSPC, or UVM_ENOMEM when a split needs a node it cannot get.
   int alloc(size_t size, size_t align, uintptr_t vstart, uintptr_t vend, uintptr_t* out);
-  // Cut exactly [start, start + size) out if all of it is free.
+  // Cut exactly [start, start + size) out if all of it is free (in one
+  // area or in touching ones).
   int alloc_fixed(uintptr_t start, size_t size);
+  // Neighbours merge only when their stamps are at most `window` apart
+  // (default: always). The page pool's warm tree keeps pages freed at
+  // different times apart: a merged area decays on its oldest stamp, so a
+  // page reused over and over neither keeps its long idle neighbours nor
+  // goes with them.
+  void set_merge_window(uint64_t window) { merge_window_ = window; }
   // Add `va` (overlapping no free area), merging with its neighbours; the
   // tree owns the node afterwards.
   void insert(vmap_area* va);
@@ -68,7 +77,7 @@ class FreeAreaTree {
   size_t bytes() const { return bytes_; }
   size_t largest() const;
 
-  // Invariants: tree shape, order, no overlap, merged, exact
+  // Invariants: tree shape, order, no overlap, merged (without a window), exact
   // subtree_max_size, list = in-order walk, counters, all within [lo, hi).
   std::string check(uintptr_t lo, uintptr_t hi) const;
 
@@ -76,11 +85,18 @@ class FreeAreaTree {
   vmap_area* find_lowest_match(size_t size, size_t align, uintptr_t vstart) const;
   int clip(vmap_area* va, uintptr_t nva_start, size_t size);
   void insert_after(vmap_area* va, vmap_area* lva);
+  bool within_window(const vmap_area* a, const vmap_area* b) const {
+    return (a->stamp > b->stamp ? a->stamp - b->stamp : b->stamp - a->stamp) <= merge_window_;
+  }
+  bool mergeable(const vmap_area* a, const vmap_area* b) const {
+    return a->va_end == b->va_start && within_window(a, b);
+  }
 
   rb_root root_;
   vmap_area* head_ = nullptr;
   size_t count_ = 0;
   size_t bytes_ = 0;
+  uint64_t merge_window_ = UINT64_MAX;
 };
 
 }  // namespace uvm

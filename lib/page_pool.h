@@ -127,8 +127,9 @@ class PagePool {
   // Release every warm page now (and wait for punches in flight).
   void release_all();
   // Reap finished io_uring work, trim to the cap and run decay; cheap when
-  // there is nothing.
-  void tick();
+  // there is nothing. Decay runs at most eight times per decay_ms, unless
+  // `now` (a round of the purge worker, which paces itself).
+  void tick(bool now = false);
 
   // fork(): lock_all() before (waits for io_uring work in flight), then in
   // both processes switch_file(): a new memfd, all offsets free again. The
@@ -166,7 +167,7 @@ class PagePool {
   static constexpr size_t kOffsetSpace = size_t{1} << 43;  // sparse: costs nothing
 
   void reap_locked(bool wait);
-  void decay_locked(uint64_t now);
+  void decay_locked(uint64_t now, bool unpaced = false);
   void trim_locked();
   size_t cap_locked() const;
   void refill_locked();

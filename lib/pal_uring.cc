@@ -35,7 +35,8 @@ int AsyncFile::init(unsigned entries) {
 }
 
 void AsyncFile::reinit_in_child(unsigned entries) {
-  if (enabled_) io_uring_queue_exit(&ring_);  // unmaps and closes only our copies
+  if (!enabled_) return;        // uring:0 or it failed: the child does without, too
+  io_uring_queue_exit(&ring_);  // unmaps and closes only our copies
   inflight_ = 0;
   init(entries);
 }

@@ -5,6 +5,10 @@
 namespace uvm {
 
 void PurgeWorker::start() {
+  if (in_child_) {
+    round_inline();
+    return;
+  }
   bool idle = false;
   if (!running_.compare_exchange_strong(idle, true, std::memory_order_acq_rel)) return;
   if (!pal::start_thread(&PurgeWorker::main, this, "uvm-purge")) {
@@ -14,6 +18,15 @@ void PurgeWorker::start() {
     return;
   }
   starts_.fetch_add(1, std::memory_order_relaxed);
+}
+
+// The child's rounds: one per period, on whichever call comes first.
+void PurgeWorker::round_inline() {
+  uint64_t now = pal::coarse_ns();
+  uint64_t last = last_round_ns_.load(std::memory_order_relaxed);
+  if (now - last < period_ms_ * 1000000) return;
+  if (!last_round_ns_.compare_exchange_strong(last, now, std::memory_order_relaxed)) return;
+  work_();
 }
 
 void* PurgeWorker::main(void* arg) {

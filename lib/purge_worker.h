@@ -4,11 +4,15 @@
 // exists only while there is something to give back: the first operation
 // that leaves memory cached starts it, it wakes every period to release
 // what is due, and it exits once nothing is cached, so an idle process has
-// no thread of uvmalloc's. A fork child has no such thread and starts its
-// own when it needs one.
+// no thread of uvmalloc's. A fork child never starts one: a child of a
+// threaded parent may only be made threaded with care (ThreadSanitizer
+// dies, unshare(CLONE_NEWUSER) fails), and most children exec or exit
+// soon; there the rounds run inline on the child's own calls instead, at
+// most one per period.
 //
-// Locking: running_ is the only shared state; the work function takes the
-// locks it needs (the fork barrier first, as every operation).
+// Locking: running_ and last_round_ns_ are the only shared state; the work
+// function takes the locks it needs (the fork barrier first, as every
+// operation).
 #pragma once
 
 #include <atomic>
@@ -32,23 +36,30 @@ class PurgeWorker {
   }
   // After an operation that may have left memory cached: one relaxed load
   // while the thread runs.
+  // Called outside every lock of uvmalloc's.
   void kick() {
     if (work_ != nullptr && !running_.load(std::memory_order_relaxed)) start();
   }
-  // In a fork child: the parent's thread is not there.
-  void fork_child() { running_.store(false, std::memory_order_relaxed); }
+  // In a fork child: the parent's thread is not there, and none is started.
+  void fork_child() {
+    running_.store(false, std::memory_order_relaxed);
+    in_child_ = true;
+  }
   bool running() const { return running_.load(std::memory_order_relaxed); }
   // Threads started so far (for the tests).
   unsigned long starts() const { return starts_.load(std::memory_order_relaxed); }
 
  private:
   void start();
+  void round_inline();
   static void* main(void* self);
 
   work_fn work_ = nullptr;
   uint64_t period_ms_ = 250;
   std::atomic<bool> running_{false};
   std::atomic<unsigned long> starts_{0};
+  bool in_child_ = false;  // set only in a fork child's single thread
+  std::atomic<uint64_t> last_round_ns_{0};
 };
 
 }  // namespace uvm

@@ -219,10 +219,11 @@ bool Vmalloc::decay() {
     std::lock_guard<std::mutex> g(node.lazy.lock());
     if (node.lazy.detach_older(now - age, &tail) != 0) lazy_publish(node, true);
   }
-  if (victims != nullptr)
-    purge_list(victims);  // ticks the pool too
-  else
-    pool_.tick();
+  // Pages of the areas just purged keep their free time: the ones unused
+  // for decay_ms go now, not a round later (the first of their frees into
+  // the pool may have run the paced decay before the rest arrived).
+  purge_list(victims);
+  pool_.tick(true);
   return lazy_bytes() != 0 || pool_.stats().pooled != 0;
 }
 

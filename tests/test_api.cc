@@ -2,8 +2,10 @@
 // twice: with the defaults (synchronous), and with UVMALLOC_CONF=uring:1,lazy:0
 // (io_uring and immediate unmap); the expectations that differ
 // read the mode from UVMALLOC_CONF.
+#include <dirent.h>
 #include <gtest/gtest.h>
 #include <liburing.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cerrno>
@@ -331,6 +333,60 @@ TEST(ApiTest, IdleReleaseNeedsNoCall) {
   }
   EXPECT_EQ(idle.lazy, 0u);
   EXPECT_EQ(idle.pooled, 0u);
+}
+
+// Threads of uvmalloc's in this process (/proc/self/task/*/comm): the purge
+// thread, and io_uring's workers where uring is off. (ThreadSanitizer has a
+// thread of its own, so a plain count would not do.)
+static int uvm_threads(bool uring) {
+  DIR* d = opendir("/proc/self/task");
+  if (d == nullptr) return -1;
+  int n = 0;
+  while (struct dirent* e = readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    char comm[64] = {};
+    std::string path = std::string("/proc/self/task/") + e->d_name + "/comm";
+    if (FILE* f = fopen(path.c_str(), "r")) {
+      if (fgets(comm, sizeof comm, f) == nullptr) comm[0] = 0;
+      fclose(f);
+    }
+    if (strncmp(comm, "uvm-purge", 9) == 0 || (!uring && strncmp(comm, "iou-wrk", 7) == 0)) ++n;
+  }
+  closedir(d);
+  return n;
+}
+
+// A fork child stays single-threaded, as fork left it, and still gives
+// cached memory back on time, on its own calls.
+TEST(ApiTest, ForkChildGetsNoPurgeThread) {
+  const uint64_t decay_ms = env_config().pool.decay_ms;
+  const bool uring = env_config().pool.uring;
+  uvm_vfree(uvm_vmalloc(MiB));  // uvmalloc is up before the fork
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    std::vector<char*> v;
+    for (int i = 0; i < 32; ++i) {
+      v.push_back(static_cast<char*>(uvm_vmalloc(MiB + static_cast<size_t>(i) * 4096)));
+      if (v.back() == nullptr) _exit(10);
+      memset(v.back(), i, MiB);
+    }
+    for (char* p : v) uvm_vfree(p);
+    struct uvm_stats freed = stats();
+    if (freed.lazy + freed.pooled < 16 * MiB) _exit(11);  // nothing cached
+    if (uvm_threads(uring) != 0) _exit(12);
+    usleep(static_cast<useconds_t>(decay_ms * 1500 + 200000));
+    uvm_vfree(uvm_vmalloc(MiB));  // a call; what it frees is young and stays
+    struct uvm_stats later = stats();
+    if (uvm_threads(uring) != 0) _exit(13);
+    if (later.lazy + later.pooled > 8 * MiB) _exit(14);
+    _exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(waitpid(pid, &status, 0), pid);
+  ASSERT_TRUE(WIFEXITED(status));
+  // 12/13: a thread in the child; 14: nothing went back on time.
+  EXPECT_EQ(WEXITSTATUS(status), 0);
 }
 
 TEST(ApiTest, StatsMoveAsExpected) {
