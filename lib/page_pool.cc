@@ -76,7 +76,7 @@ int PagePool::map_private(void* addr, page_run run) const {
 
 int PagePool::init(const pool_config& cfg) {
   cfg_ = cfg;
-  warm_.set_merge_window(cfg_.decay_ms / 8);  // pages freed apart in time decay apart
+  warm_.set_merge_window(decay_step());  // pages freed apart in time decay apart
   fd_ = pal::page_file_create("uvmalloc");
   if (fd_ < 0) return UVM_ENOMEM;
   fd_ = pal::own_fd(fd_, &id_);
@@ -91,8 +91,8 @@ void PagePool::configure(const pool_config& cfg) {
   std::lock_guard<std::mutex> g(lock_);
   bool uring = cfg_.uring;
   cfg_ = cfg;
-  warm_.set_merge_window(cfg_.decay_ms / 8);
   cfg_.uring = uring;  // fixed at init
+  warm_.set_merge_window(decay_step());
   trim_locked();
   submit_locked();
 }
@@ -168,7 +168,7 @@ void PagePool::reap_locked(bool wait) {
 
 // Punch warm runs that were not reused within decay_ms.
 void PagePool::decay_locked(uint64_t now, bool unpaced) {
-  if (!unpaced && now - last_decay_ < cfg_.decay_ms / 8 + 1) return;
+  if (!unpaced && now - last_decay_ < decay_step() + 1) return;
   last_decay_ = now;
   for (vmap_area* va = warm_.first(); va != nullptr;) {
     vmap_area* next = va->next;
@@ -353,11 +353,11 @@ void PagePool::free(page_run run, uint64_t unused_since_ms) {
   submit_locked();
 }
 
-void PagePool::tick(bool now) {
+void PagePool::tick(bool unpaced) {
   std::lock_guard<std::mutex> g(lock_);
   reap_locked(false);
   trim_locked();  // what is live may have shrunk since the last free
-  decay_locked(now_ms(), now);
+  decay_locked(now_ms(), unpaced);
   submit_locked();
 }
 

@@ -127,9 +127,9 @@ class PagePool {
   // Release every warm page now (and wait for punches in flight).
   void release_all();
   // Reap finished io_uring work, trim to the cap and run decay; cheap when
-  // there is nothing. Decay runs at most eight times per decay_ms, unless
-  // `now` (a round of the purge worker, which paces itself).
-  void tick(bool now = false);
+  // there is nothing. Decay runs at most once per decay_step(), unless
+  // `unpaced` (a round of the purge worker, which paces itself).
+  void tick(bool unpaced = false);
 
   // fork(): lock_all() before (waits for io_uring work in flight), then in
   // both processes switch_file(): a new memfd, all offsets free again. The
@@ -167,6 +167,9 @@ class PagePool {
   static constexpr size_t kOffsetSpace = size_t{1} << 43;  // sparse: costs nothing
 
   void reap_locked(bool wait);
+  // The decay clock's grain: decay runs at most once per step, and warm
+  // neighbours freed within a step of each other merge.
+  uint64_t decay_step() const { return cfg_.decay_ms / 8; }
   void decay_locked(uint64_t now, bool unpaced = false);
   void trim_locked();
   size_t cap_locked() const;
