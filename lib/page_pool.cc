@@ -80,6 +80,7 @@ int PagePool::init(const pool_config& cfg) {
   fd_ = pal::page_file_create("uvmalloc");
   if (fd_ < 0) return UVM_ENOMEM;
   fd_ = pal::own_fd(fd_, &id_);
+  bounded_.store(pal::file_bounded(fd_), std::memory_order_relaxed);
   if (cold_.insert_range(0, kOffsetSpace) != UVM_OK) return UVM_ENOMEM;
   if (cfg.uring) async_.init(64);  // failure just means synchronous work
   st_.async = async_.enabled();
@@ -408,6 +409,7 @@ int PagePool::switch_file(bool child, bool lost, int* old) {
   }
   cold_.insert_range(0, kOffsetSpace);
   fd_ = pal::own_fd(fd, &id_);
+  bounded_.store(pal::file_bounded(fd_), std::memory_order_relaxed);
   lost_.store(false, std::memory_order_relaxed);
   file_size_ = 0;
   st_.file_size = 0;

@@ -152,6 +152,9 @@ class PagePool {
   // lost() is true until the caller switches to a new file).
   int map(void* addr, page_run run, bool populate) const;
   int map_private(void* addr, page_run run) const;
+  // The pool file has a size limit (the /dev/shm fallback): a hole mapped
+  // and touched may fail with SIGBUS, so growth faults its pages in first.
+  bool bounded() const { return bounded_.load(std::memory_order_relaxed); }
   // The pool file's descriptor was closed or replaced under us.
   bool lost() const { return lost_.load(std::memory_order_relaxed); }
   // For tests only: the library maps through map() and map_private().
@@ -187,6 +190,7 @@ class PagePool {
   int fd_ = -1;
   pal::file_id id_;
   mutable std::atomic<bool> lost_{false};
+  std::atomic<bool> bounded_{false};
   size_t file_size_ = 0;
   FreeAreaTree warm_;
   FreeAreaTree cold_;

@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
 #include <time.h>
@@ -21,6 +22,10 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+
+#ifndef MADV_POPULATE_READ
+#define MADV_POPULATE_READ 22  // Linux 5.14; older kernels answer EINVAL
+#endif
 
 namespace uvm::pal {
 
@@ -221,6 +226,11 @@ size_t file_allocated(int fd) {
   return fstat(fd, &st) == 0 ? static_cast<size_t>(st.st_blocks) * 512 : 0;
 }
 
+bool file_bounded(int fd) {
+  struct statfs sf;
+  return fstatfs(fd, &sf) != 0 || sf.f_blocks != 0;
+}
+
 int map_file_fixed(void* addr, size_t len, int fd, size_t off, bool populate) {
   int err;
   if (injected(fault::mmap_fixed, &err)) return -err;
@@ -230,13 +240,32 @@ int map_file_fixed(void* addr, size_t len, int fd, size_t off, bool populate) {
 }
 
 int populate(void* addr, size_t len) {
-#ifndef MADV_POPULATE_READ
-  constexpr int MADV_POPULATE_READ = 22;
-#endif
   int err;
   if (injected(fault::populate, &err)) return -err;
   if (madvise(addr, len, MADV_POPULATE_READ) == 0 || errno == EINVAL) return 0;
   return -errno;
+}
+
+void populate_resident(const void* from, void* to, size_t len) {
+  constexpr size_t kChunk = 4096;  // pages per mincore call
+  unsigned char vec[kChunk];
+  auto* src = static_cast<const char*>(from);
+  auto* dst = static_cast<char*>(to);
+  size_t pages = len / kPageSize;
+  for (size_t base = 0; base < pages; base += kChunk) {
+    size_t n = std::min(kChunk, pages - base);
+    if (mincore(const_cast<char*>(src) + base * kPageSize, n * kPageSize, vec) != 0) return;
+    for (size_t i = 0; i < n;) {
+      if ((vec[i] & 1) == 0) {
+        ++i;
+        continue;
+      }
+      size_t j = i;
+      while (j < n && (vec[j] & 1) != 0) ++j;
+      madvise(dst + (base + i) * kPageSize, (j - i) * kPageSize, MADV_POPULATE_READ);
+      i = j;
+    }
+  }
 }
 
 int populate_write(void* addr, size_t len) {

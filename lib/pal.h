@@ -66,6 +66,11 @@ int file_set_size(int fd, size_t size);
 int file_punch(int fd, size_t off, size_t len);
 // Bytes the file really holds (st_blocks).
 size_t file_allocated(int fd);
+// True when the file's filesystem has a size limit (a /dev/shm file), so a
+// fault on one of its holes can fail with SIGBUS. memfd's internal mount has
+// none: a shortage there is the memory cgroup's OOM kill, as for anonymous
+// memory.
+bool file_bounded(int fd);
 
 // Map file pages read-write at `addr` over part of the reservation
 // (MAP_FIXED|MAP_SHARED); `populate` prefaults pages that already exist.
@@ -77,6 +82,10 @@ int map_file_fixed(void* addr, size_t len, int fd, size_t off, bool populate);
 // filesystem is full) instead of leaving a SIGBUS for the first touch. 0
 // where the kernel predates it (5.14).
 int populate(void* addr, size_t len);
+// Map at `to` those pages of the shared mapping at `from` (same file pages,
+// `len` bytes) that exist (mincore), without allocating its holes: what a
+// move needs so the data already written costs no fault again.
+void populate_resident(const void* from, void* to, size_t len);
 // Map file pages copy-on-write at `addr` (MAP_FIXED|MAP_PRIVATE): what fork()
 // needs so parent and child each keep a private snapshot.
 int map_file_private_fixed(void* addr, size_t len, int fd, size_t off);

@@ -24,9 +24,11 @@ constexpr size_t kMaxAhead = size_t{64} << 20;  // prefault beyond a growth
 
 }  // namespace
 
-// Map the vm's bytes [from, to) at base + from (one mmap per run piece) and
-// fault them all in: pages that exist are only mapped, holes are allocated,
-// and a lack of memory is an error here rather than a SIGBUS at first touch.
+// Map the vm's bytes [from, to) at base + from (one mmap per run piece).
+// Nothing is faulted in, as mremap commits nothing: a page costs memory once
+// the program touches it. Only a pool file with a size limit (the /dev/shm
+// fallback) is faulted in whole, so that a lack of space fails the realloc
+// instead of raising SIGBUS at the first touch.
 int Vmalloc::map_range(const vm_struct* vm, uintptr_t base, size_t from, size_t to) {
   size_t pos = 0;
   for (unsigned i = 0; i < vm->nr_runs && pos < to; ++i) {
@@ -38,6 +40,7 @@ int Vmalloc::map_range(const vm_struct* vm, uintptr_t base, size_t from, size_t 
     }
     pos += r.len;
   }
+  if (!pool_.bounded()) return 0;
   return pal::populate(reinterpret_cast<void*>(base + from), to - from);
 }
 
@@ -61,10 +64,9 @@ void Vmalloc::prefault_ahead(vm_struct* vm, size_t len) {
 
 // Append `extra` bytes of pages to the vm's runs: from the spare holes,
 // else by extending the last run in the pool, else as a new run (with as
-// many holes again kept as spare). A buffer that grows is written, so
-// map_range faults them all in at once, and the next ones are allocated
-// ahead by io_uring on the other core (fallocate, which never overwrites
-// what the caller may have written meanwhile).
+// many holes again kept as spare). With io_uring the next pages are
+// allocated ahead on the other core (fallocate, which never overwrites what
+// the caller may have written meanwhile).
 int Vmalloc::add_pages(vm_struct* vm, size_t extra) {
   page_run& last = vm->runs[vm->nr_runs - 1];
   page_run added;
@@ -181,8 +183,13 @@ void* Vmalloc::move(vm_struct* vm, size_t size, int* status) {
     space_.free(va->va_start);
     return vm->nr_runs == kMaxRuns ? copy_to_new(vm, size, status) : nullptr;
   }
-  if (map_range(vm, va->va_start, 0, n) != 0 ||
-      pal::map_none_fixed(reinterpret_cast<void*>(vm->addr), old) != 0) {
+  bool mapped = map_range(vm, va->va_start, 0, n) == 0;
+  // The data written so far is mapped at once, so it costs no fault again;
+  // its holes stay holes.
+  if (mapped)
+    pal::populate_resident(reinterpret_cast<void*>(vm->addr),
+                           reinterpret_cast<void*>(va->va_start), old);
+  if (!mapped || pal::map_none_fixed(reinterpret_cast<void*>(vm->addr), old) != 0) {
     // Nothing was changed at the old address: undo the new one.
     pal::map_none_fixed(reinterpret_cast<void*>(va->va_start), n);
     drop_pages(vm, old);
@@ -230,7 +237,7 @@ void* Vmalloc::realloc(void* p, size_t size, const void* caller, int* status) {
     return nullptr;
   }
   auto* vm = static_cast<vm_struct*>(va->vm);
-  vm->flags &= ~VM_SAMPLE;  // growth prefaults: its touches cannot be told apart
+  vm->flags &= ~VM_SAMPLE;  // a grown block's touches no longer tell of its first size
   // Its own sealed file, or an older pool file (mapped copy-on-write since a
   // fork): growth cannot map more of the same file.
   // Under efence the block must end at its guard page whatever its size.

@@ -421,6 +421,28 @@ TEST_P(VmallocTest, StatsFollowTheLazyState) {
   EXPECT_EQ(vm->committed(), 0u);
 }
 
+// Growth maps its pages without faulting them in, as mremap does: capacity
+// the program never touches costs no memory, and what it wrote follows the
+// block, moved or grown in place.
+TEST_P(VmallocTest, GrowthCommitsOnlyWhatIsTouched) {
+  start();
+  size_t before = vm->committed();
+  char* p = alloc(MiB);
+  ASSERT_NE(p, nullptr);
+  memset(p, 'w', MiB);
+  int st;
+  for (size_t n = 2 * MiB; n <= GiB; n *= 2) {
+    p = static_cast<char*>(vm->realloc(p, n, nullptr, &st));
+    ASSERT_NE(p, nullptr) << uvm_strerror(st);
+  }
+  EXPECT_LE(vm->committed(), before + 2 * MiB);
+  for (size_t i = 0; i < MiB; i += P) ASSERT_EQ(p[i], 'w');
+  p[GiB - 1] = 'e';
+  EXPECT_LE(vm->committed(), before + 2 * MiB + P);
+  EXPECT_EQ(vm->check(), "");
+  ASSERT_EQ(vm->free(p), UVM_OK);
+}
+
 // Adjacent lazy areas are unmapped by one call per run of neighbours.
 TEST_P(VmallocTest, PurgeCoalescesAdjacentAreas) {
   start();

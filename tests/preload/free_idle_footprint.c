@@ -1,15 +1,20 @@
-/* free_idle_footprint: issue 12's first case (jemalloc#1230): 1024 blocks
- * of 1 MiB, every page written, all freed, then idle. Not a test (nothing
- * is asserted); run it by hand:
+/* free_idle_footprint: the three cases of issue 12's table. Not a test
+ * (nothing is asserted); run it by hand:
  *
- *   build/tests/preload/preload_free_idle_footprint              # glibc
+ *   build/tests/preload/preload_free_idle_footprint CASE [IDLE_MS]      # glibc
  *   LD_PRELOAD=build/preload/libuvmalloc_preload.so \
- *     build/tests/preload/preload_free_idle_footprint            # uvmalloc
+ *     build/tests/preload/preload_free_idle_footprint CASE [IDLE_MS]    # uvmalloc
+ *
+ * CASE is one of
+ *   1m      1024 blocks of 1 MiB, every page written, all freed (jemalloc#1230)
+ *   128m    16 blocks of 128 MiB, every page written, all freed
+ *   grow    realloc doubling from 1 MiB to 1 GiB, only the first MiB written
+ *           ("live" is then the grown, untouched block; it is freed after)
  *
  * Prints the footprint (RssAnon + RssFile from /proc/self/status, plus
  * every allocated page of the process's memfds, mapped or not; RssShmem is
  * left out so mapped memfd pages count once) in KiB: with the blocks live,
- * at once after the free, and after argv[1] ms idle (default 1500). */
+ * at once after the free, and after IDLE_MS ms idle (default 1500). */
 #define _GNU_SOURCE
 #include <dirent.h>
 #include <stdio.h>
@@ -19,8 +24,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define N 1024
-#define BLOCK (1u << 20)
+#define MiB ((size_t)1 << 20)
 
 static long status_kb(const char* key) {
   FILE* f = fopen("/proc/self/status", "r");
@@ -57,16 +61,43 @@ static void report(const char* when) {
   fflush(stdout);
 }
 
-int main(int argc, char** argv) {
-  long idle_ms = argc > 1 ? atol(argv[1]) : 1500;
-  static char* p[N];
-  for (int i = 0; i < N; i++) {
-    p[i] = malloc(BLOCK);
-    if (p[i] == NULL) return 1;
-    memset(p[i], i, BLOCK);
+static char* blocks[1024];
+
+/* Allocates the case's blocks into `blocks`; returns how many, 0 on failure. */
+static int allocate(const char* which) {
+  if (strcmp(which, "grow") == 0) {
+    char* p = malloc(MiB);
+    if (p == NULL) return 0;
+    memset(p, 1, MiB);
+    for (size_t n = 2 * MiB; n <= 1024 * MiB; n *= 2) {
+      char* q = realloc(p, n);
+      if (q == NULL) return 0;
+      p = q;
+    }
+    blocks[0] = p;
+    return 1;
   }
+  int n = strcmp(which, "128m") == 0 ? 16 : 1024;
+  size_t size = n == 16 ? 128 * MiB : MiB;
+  for (int i = 0; i < n; i++) {
+    blocks[i] = malloc(size);
+    if (blocks[i] == NULL) return 0;
+    memset(blocks[i], i, size);
+  }
+  return n;
+}
+
+int main(int argc, char** argv) {
+  const char* which = argc > 1 ? argv[1] : "1m";
+  long idle_ms = argc > 2 ? atol(argv[2]) : 1500;
+  if (strcmp(which, "1m") != 0 && strcmp(which, "128m") != 0 && strcmp(which, "grow") != 0) {
+    fprintf(stderr, "usage: %s 1m|128m|grow [IDLE_MS]\n", argv[0]);
+    return 2;
+  }
+  int n = allocate(which);
+  if (n == 0) return 1;
   report("live");
-  for (int i = 0; i < N; i++) free(p[i]);
+  for (int i = 0; i < n; i++) free(blocks[i]);
   report("freed");
   struct timespec ts = {idle_ms / 1000, (idle_ms % 1000) * 1000000L};
   nanosleep(&ts, NULL);
