@@ -15,14 +15,11 @@ constexpr size_t P = pal::kPageSize;
 // Refill writes zeros (so that mapping the pages later only maps them), at
 // most this much per operation.
 constexpr size_t kRefillChunk = pal::kZeroChunk;
-// Small enough that a caller catching up waits on little: fallocate holds the
-// inode lock for its whole range.
-constexpr size_t kPrefaultChunk = size_t{2} << 20;
 constexpr unsigned kRefillAfter = 8;           // cold requests before refill starts
 constexpr size_t kGrowStep = size_t{1} << 30;  // file size grows in sparse 1 GiB steps
 
 // What an io_uring operation is for, and its run in pages (31 bits each).
-enum class job : uint64_t { refill = 0, punch = 1, prefault = 2 };
+enum class job : uint64_t { refill = 0, punch = 1 };
 uint64_t make_tag(job j, size_t off, size_t len) {
   return (static_cast<uint64_t>(j) << 62) | (uint64_t{off / P} << 31) | (len / P);
 }
@@ -144,7 +141,6 @@ void PagePool::reap_locked(bool wait) {
   async_.reap(
       [this](uint64_t tag, int res) {
         size_t off = tag_off(tag), len = tag_len(tag);
-        if (tag_job(tag) == job::prefault) return;  // the owner's pages: nothing to move
         st_.in_flight -= len;
         if (tag_job(tag) == job::punch) {
           if (res == 0 || (file_ok() && pal::file_punch(fd_, off, len) == 0)) {
@@ -322,24 +318,6 @@ void PagePool::free_cold(page_run run) {
   std::lock_guard<std::mutex> g(lock_);
   st_.in_use -= run.len;
   cold_.insert_range(run.off, run.off + run.len);
-}
-
-size_t PagePool::prefault(page_run run) {
-  if (run.len == 0 || !async_.enabled()) return 0;
-  std::lock_guard<std::mutex> g(lock_);
-  reap_locked(false);
-  // Best effort: a full ring just means the pages fault in on touch.
-  size_t done = 0;
-  while (done < run.len && file_ok()) {
-    size_t len = std::min(run.len - done, kPrefaultChunk);
-    if (!async_.queue(fd_, pal::file_op::alloc, run.off + done, len,
-                      make_tag(job::prefault, run.off + done, len)))
-      break;
-    done += len;
-    pending_submit_ = true;
-  }
-  submit_locked();
-  return done;
 }
 
 void PagePool::free(page_run run, uint64_t unused_since_ms) {

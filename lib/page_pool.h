@@ -51,7 +51,7 @@ struct pool_config {
   // the program makes no call (purge_worker.h).
   uint64_t decay_ms = 1000;
   size_t refill = size_t{64} << 20;  // most warm bytes kept ready ahead of demand
-  // io_uring for release, refill and prefault. Off by default: its io-wq
+  // io_uring for release and refill. Off by default: its io-wq
   // worker is a thread of the process that stays for good once it ran,
   // which programs see (/proc/self/task, unshare(CLONE_NEWUSER), Python's
   // fork warning).
@@ -119,11 +119,6 @@ class PagePool {
   void free(page_run run, uint64_t unused_since_ms = 0);
   // Give back offsets that were never mapped: they are still holes.
   void free_cold(page_run run);
-  // Allocate the pages of a run the caller owns ahead of its use, through
-  // io_uring (nothing without it: done here it would cost what it saves).
-  // fallocate, not a write of zeros: the caller may map and write the pages
-  // before it is done. Returns the bytes queued (from the start of the run).
-  size_t prefault(page_run run);
   // Release every warm page now (and wait for punches in flight).
   void release_all();
   // Reap finished io_uring work, trim to the cap and run decay; cheap when

@@ -44,7 +44,6 @@ struct vm_struct {
   unsigned nr_runs;
   page_run runs[kMaxRuns];  // memfd pages, mapped back to back from addr
   page_run spare;           // holes right after the last run, kept for growth
-  size_t spare_queued;      // bytes at the start of spare already prefaulting
   int fd;                   // VM_USERMAP: the area's own memfd
   uint32_t gen;             // the pool file its pages are in (fork.cc)
   // VM_MAP: the handles mapped back to back (an array of nr_handles).

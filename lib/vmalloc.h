@@ -228,7 +228,6 @@ class Vmalloc {
   void retire_block(struct vmap_block* b);
   void free_block(struct vmap_block* b);
   int add_pages(vm_struct* vm, size_t extra);
-  void prefault_ahead(vm_struct* vm, size_t len);
   void release_spare(vm_struct* vm);
   void drop_pages(vm_struct* vm, size_t keep);
   int map_range(const vm_struct* vm, uintptr_t base, size_t from, size_t to);

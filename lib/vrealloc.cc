@@ -7,8 +7,9 @@
 // To keep later growth cheap, a grown block keeps room to grow again in both
 // spaces: a moved area is reserved twice the size it needs (the unmapped
 // tail reads as the guard page), and a new page run reserves as many holes
-// again after itself (vm_struct::spare), prefaulted off the caller's path.
+// again after itself (vm_struct::spare).
 #include <algorithm>
+#include <cerrno>
 #include <cstring>
 
 #include "pal.h"
@@ -20,7 +21,6 @@ namespace {
 
 constexpr size_t P = pal::kPageSize;
 constexpr size_t kMaxSpare = size_t{1} << 30;   // holes reserved after one run
-constexpr size_t kMaxAhead = size_t{64} << 20;  // prefault beyond a growth
 
 }  // namespace
 
@@ -41,72 +41,59 @@ int Vmalloc::map_range(const vm_struct* vm, uintptr_t base, size_t from, size_t 
     pos += r.len;
   }
   if (!pool_.bounded()) return 0;
-  return pal::populate(reinterpret_cast<void*>(base + from), to - from);
+  int rc = pal::populate(reinterpret_cast<void*>(base + from), to - from);
+  if (rc == -ENOMEM || rc == -ENOSPC) {
+    // Memory is short: what uvmalloc keeps cached (lazy areas, warm pages)
+    // goes back first, then one more try.
+    purge_all();
+    rc = pal::populate(reinterpret_cast<void*>(base + from), to - from);
+  }
+  return rc;
 }
 
-// Give the spare back: the part queued for prefault holds pages now, so it
-// goes back warm (to be reused or punched), the rest as the holes it is.
+// Give the spare back: its offsets were never mapped, so they are holes.
 void Vmalloc::release_spare(vm_struct* vm) {
-  size_t queued = std::min(vm->spare_queued, vm->spare.len);
-  if (queued != 0) pool_.free({vm->spare.off, queued});
-  if (vm->spare.len > queued) pool_.free_cold({vm->spare.off + queued, vm->spare.len - queued});
+  if (vm->spare.len != 0) pool_.free_cold(vm->spare);
   vm->spare = {};
-  vm->spare_queued = 0;
-}
-
-// Queue the allocation of the next `len` bytes of spare on io_uring, so the
-// next growth finds its pages made while the caller was filling this one.
-void Vmalloc::prefault_ahead(vm_struct* vm, size_t len) {
-  size_t want = std::min(vm->spare.len, len);
-  if (want <= vm->spare_queued) return;
-  vm->spare_queued += pool_.prefault({vm->spare.off + vm->spare_queued, want - vm->spare_queued});
 }
 
 // Append `extra` bytes of pages to the vm's runs: from the spare holes,
 // else by extending the last run in the pool, else as a new run (with as
-// many holes again kept as spare). With io_uring the next pages are
-// allocated ahead on the other core (fallocate, which never overwrites what
-// the caller may have written meanwhile).
+// many holes again kept as spare). Nothing is allocated ahead: pages the
+// program never touches would cost memory.
 int Vmalloc::add_pages(vm_struct* vm, size_t extra) {
   page_run& last = vm->runs[vm->nr_runs - 1];
-  page_run added;
-  bool warm = false;
-  size_t queued = 0;  // bytes at the start of `added` that io_uring allocates
   if (vm->spare.len >= extra) {
-    added = {vm->spare.off, extra};
-    queued = std::min(vm->spare_queued, extra);
     vm->spare.off += extra;
     vm->spare.len -= extra;
-    vm->spare_queued -= queued;
     last.len += extra;
-  } else {
-    // Give the spare back so the pool can hand it out again as part of a
-    // larger extension.
-    release_spare(vm);
-    size_t end = last.off + last.len;
-    size_t spare = std::min(std::max(vm->size + extra, extra), kMaxSpare);
-    if (pool_.alloc_at(end, extra + spare, &warm, true) == UVM_OK) {
-      added = {end, extra};
-      vm->spare = {end + extra, spare};
-      last.len += extra;
-    } else if (pool_.alloc_at(end, extra, &warm) == UVM_OK) {
-      added = {end, extra};
-      last.len += extra;
-    } else {
-      if (vm->nr_runs == kMaxRuns) return UVM_ENOMEM;
-      if (pool_.alloc_cold(extra + spare, &added) == UVM_OK) {
-        vm->spare = {added.off + extra, spare};
-        added.len = extra;
-      } else if (pool_.alloc(extra, &added, &warm) != UVM_OK) {
-        return UVM_ENOMEM;
-      }
-      vm->runs[vm->nr_runs++] = added;
-      vmas_ += 1;
-    }
+    return UVM_OK;
   }
-  // Ahead: a bet that growth goes on, bounded so that a last big step does
-  // not allocate as much again for nothing.
-  prefault_ahead(vm, std::min(8 * extra, std::max(extra, kMaxAhead)));
+  // Give the spare back so the pool can hand it out again as part of a
+  // larger extension.
+  release_spare(vm);
+  size_t end = last.off + last.len;
+  size_t spare = std::min(std::max(vm->size + extra, extra), kMaxSpare);
+  bool warm = false;
+  if (pool_.alloc_at(end, extra + spare, &warm, true) == UVM_OK) {
+    vm->spare = {end + extra, spare};
+    last.len += extra;
+    return UVM_OK;
+  }
+  if (pool_.alloc_at(end, extra, &warm) == UVM_OK) {
+    last.len += extra;
+    return UVM_OK;
+  }
+  if (vm->nr_runs == kMaxRuns) return UVM_ENOMEM;
+  page_run added;
+  if (pool_.alloc_cold(extra + spare, &added) == UVM_OK) {
+    vm->spare = {added.off + extra, spare};
+    added.len = extra;
+  } else if (pool_.alloc(extra, &added, &warm) != UVM_OK) {
+    return UVM_ENOMEM;
+  }
+  vm->runs[vm->nr_runs++] = added;
+  vmas_ += 1;
   return UVM_OK;
 }
 

@@ -236,8 +236,9 @@ TEST(FaultInit, MemfdRefusedFallsBackToDevShm) {
 
 TEST(FaultInit, GrowthOnASizeLimitedFileFaultsItsPagesIn) {
   // The /dev/shm fallback has a size limit: a hole touched past it raises
-  // SIGBUS, so growth populates its pages and a lack of space (injected
-  // here) fails the realloc with the block as it was.
+  // SIGBUS, so growth populates its pages. A lack of space (injected here)
+  // first releases the caches and retries, then fails the realloc with the
+  // block as it was.
   pal::inject_fault(fault::memfd, 1, ENOSYS);
   Vmalloc vm;
   ASSERT_EQ(vm.init(vm_config{}), UVM_OK);
@@ -246,6 +247,19 @@ TEST(FaultInit, GrowthOnASizeLimitedFileFaultsItsPagesIn) {
   auto* p = static_cast<char*>(vm.alloc(MiB, 1, 0, nullptr, &st));
   ASSERT_NE(p, nullptr);
   memset(p, 'g', MiB);
+  // Short once: the cache is released and the second try succeeds.
+  auto* cached = static_cast<char*>(vm.alloc(8 * MiB, 1, 0, nullptr, &st));
+  ASSERT_NE(cached, nullptr);
+  memset(cached, 'c', 8 * MiB);
+  ASSERT_EQ(vm.free(cached), UVM_OK);
+  pal::inject_fault(fault::populate, 1, ENOSPC, 1);
+  auto* grown = static_cast<char*>(vm.realloc(p, 2 * MiB, nullptr, &st));
+  pal::clear_faults();
+  ASSERT_NE(grown, nullptr) << uvm_strerror(st);
+  p = grown;
+  EXPECT_EQ(vm.pool().pooled, 0u);
+  EXPECT_EQ(vm.stats().lazy, 0u);
+  // Short for good: the realloc fails.
   pal::inject_fault(fault::populate, 1, ENOMEM, 100);
   EXPECT_EQ(vm.realloc(p, 64 * MiB, nullptr, &st), nullptr);
   EXPECT_EQ(st, UVM_ENOMEM);
