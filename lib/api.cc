@@ -475,4 +475,14 @@ void uvm_purge(void) {
   }
 }
 
+size_t uvm_trim(void) {
+  uvm::Vmalloc* vm = uvm::instance_if_ready();
+  if (vm == nullptr) return 0;
+  uvm::fork_guard g;
+  size_t before = vm->memfd_bytes();
+  vm->purge_all();
+  size_t after = vm->memfd_bytes();
+  return before > after ? before - after : 0;
+}
+
 }  // extern "C"

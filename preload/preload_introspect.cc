@@ -78,13 +78,8 @@ UVM_EXPORT struct mallinfo mallinfo() noexcept {
 UVM_EXPORT int malloc_trim(size_t pad) noexcept {
   int rc = 0;
   if (auto next = uvm::shim::next_cached(g_trim, "malloc_trim")) rc = next(pad);
-  struct uvm_stats before, after;
-  uvm_stats(&before);
-  if (before.reserved == 0) return rc;  // no instance
-  uvm_purge();
-  uvm_stats(&after);
-  bool released = after.released > before.released || after.mapped < before.mapped;
-  return rc != 0 || released ? 1 : 0;
+  size_t ours = uvm_trim();
+  return rc != 0 || ours != 0 ? 1 : 0;
 }
 
 // glibc's report (stderr), then uvmalloc's blocks, which its totals leave out.

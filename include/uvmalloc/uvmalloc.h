@@ -190,6 +190,10 @@ UVM_API void uvm_stats_print(FILE* out);
 UVM_API int uvm_configure(const char* conf);
 /* Unmap every lazily freed area and release every warm pool page now. */
 UVM_API void uvm_purge(void);
+/* uvm_purge(), and return the bytes of memfd pages it gave back to the
+ * kernel: afterwards uvmalloc holds only the pages of live blocks. What
+ * malloc_trim(0) does under the shim. */
+UVM_API size_t uvm_trim(void);
 
 #ifdef __cplusplus
 }
