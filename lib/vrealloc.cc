@@ -20,7 +20,7 @@ namespace uvm {
 namespace {
 
 constexpr size_t P = pal::kPageSize;
-constexpr size_t kMaxSpare = size_t{1} << 30;   // holes reserved after one run
+constexpr size_t kMaxSpare = size_t{1} << 30;  // holes reserved after one run
 
 }  // namespace
 
@@ -174,8 +174,8 @@ void* Vmalloc::move(vm_struct* vm, size_t size, int* status) {
   // The data written so far is mapped at once, so it costs no fault again;
   // its holes stay holes.
   if (mapped)
-    pal::populate_resident(reinterpret_cast<void*>(vm->addr),
-                           reinterpret_cast<void*>(va->va_start), old);
+    pal::populate_resident(reinterpret_cast<void*>(vm->addr), reinterpret_cast<void*>(va->va_start),
+                           old);
   if (!mapped || pal::map_none_fixed(reinterpret_cast<void*>(vm->addr), old) != 0) {
     // Nothing was changed at the old address: undo the new one.
     pal::map_none_fixed(reinterpret_cast<void*>(va->va_start), n);

@@ -431,7 +431,7 @@ TEST(ApiTest, StatsMoveAsExpected) {
 
   size_t given = uvm_trim();
   struct uvm_stats s3 = stats();
-  EXPECT_GE(given, size);  // what was freed: pooled and lazy pages
+  EXPECT_GE(given, size);     // what was freed: pooled and lazy pages
   EXPECT_EQ(uvm_trim(), 0u);  // nothing left beyond the live blocks
   EXPECT_EQ(s3.lazy, 0u);
   EXPECT_EQ(s3.pooled, 0u);
