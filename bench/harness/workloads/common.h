@@ -119,33 +119,76 @@ static inline void check_ends(const char* p, size_t n, uint64_t seed, const char
  * shape, not calloc). */
 static void* (*volatile memset_v)(void*, int, size_t) = memset;
 
-/* Resident memory after everything is freed (statm resident pages x page
- * size), and the bytes held in memfd files (uvmalloc's page pool keeps
- * pages there, mapped or not; 0 for the other allocators). */
+/* Bytes held in memfd files (uvmalloc's page pool keeps pages there,
+ * mapped or not; 0 for the other allocators), in KiB. */
+static inline long long memfd_kb(void) {
+  long long kb = 0;
+  DIR* d = opendir("/proc/self/fd");
+  if (d == NULL) return 0;
+  struct dirent* e;
+  while ((e = readdir(d)) != NULL) {
+    char path[300], link[300];
+    snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
+    ssize_t n = readlink(path, link, sizeof link - 1);
+    if (n <= 0) continue;
+    link[n] = 0;
+    struct stat st;
+    if (strncmp(link, "/memfd:", 7) == 0 && stat(path, &st) == 0) kb += (long long)st.st_blocks / 2;
+  }
+  closedir(d);
+  return kb;
+}
+
+/* The footprint, in KiB: RssAnon + RssFile + every memfd page, mapped or
+ * not (mapped memfd pages are in RssShmem, left out so they count once).
+ * For an allocator without memfds it is its RSS less shared memory. */
+static inline long long footprint_kb(void) {
+  long long anon = -1, file = -1;
+  char line[256];
+  FILE* f = fopen("/proc/self/status", "r");
+  if (f == NULL) FAIL("cannot read /proc/self/status");
+  while (fgets(line, sizeof line, f) != NULL) {
+    if (strncmp(line, "RssAnon:", 8) == 0) anon = atoll(line + 8);
+    if (strncmp(line, "RssFile:", 8) == 0) file = atoll(line + 8);
+  }
+  fclose(f);
+  if (anon < 0 || file < 0) FAIL("no RssAnon/RssFile in /proc/self/status");
+  return anon + file + memfd_kb();
+}
+
+/* After everything is freed: resident memory (statm resident pages x page
+ * size), the memfd bytes, and the footprint. With HARNESS_IDLE_S set (a
+ * comma-separated list of seconds, increasing, e.g. "1,10"), the footprint
+ * again that long after the free while the program makes no call
+ * (footprint_idle_<N>s_kb), and idle_s: the seconds slept, which the
+ * driver takes off the run's time. */
 static inline void report_after_free(void) {
   long size = 0, res = 0;
   FILE* f = fopen("/proc/self/statm", "r");
   if (f == NULL || fscanf(f, "%ld %ld", &size, &res) != 2) FAIL("cannot read /proc/self/statm");
   fclose(f);
   long page_kb = sysconf(_SC_PAGESIZE) / 1024;
-  long long memfd_kb = 0;
-  DIR* d = opendir("/proc/self/fd");
-  if (d != NULL) {
-    struct dirent* e;
-    while ((e = readdir(d)) != NULL) {
-      char path[300], link[300];
-      snprintf(path, sizeof path, "/proc/self/fd/%s", e->d_name);
-      ssize_t n = readlink(path, link, sizeof link - 1);
-      if (n <= 0) continue;
-      link[n] = 0;
-      struct stat st;
-      if (strncmp(link, "/memfd:", 7) == 0 && stat(path, &st) == 0)
-        memfd_kb += (long long)st.st_blocks / 2;
-    }
-    closedir(d);
-  }
   printf("rss_after_free_kb=%ld\n", res * page_kb);
-  printf("memfd_after_free_kb=%lld\n", memfd_kb);
+  printf("memfd_after_free_kb=%lld\n", memfd_kb());
+  printf("footprint_after_free_kb=%lld\n", footprint_kb());
+  fflush(stdout);
+  const char* idle = getenv("HARNESS_IDLE_S");
+  if (idle == NULL || *idle == 0) return;
+  double t0 = now_s();
+  while (*idle != 0) {
+    char* end;
+    long secs = strtol(idle, &end, 10);
+    if (end == idle || secs <= 0) FAIL("HARNESS_IDLE_S: bad list \"%s\"", getenv("HARNESS_IDLE_S"));
+    double left = t0 + (double)secs - now_s();
+    if (left > 0) {
+      struct timespec ts = {(time_t)left, (long)((left - (double)(time_t)left) * 1e9)};
+      while (nanosleep(&ts, &ts) != 0 && errno == EINTR) {
+      }
+    }
+    printf("footprint_idle_%lds_kb=%lld\n", secs, footprint_kb());
+    idle = *end == ',' ? end + 1 : end;
+  }
+  printf("idle_s=%.6f\n", now_s() - t0);
   fflush(stdout);
 }
 
