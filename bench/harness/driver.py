@@ -9,8 +9,12 @@ here (time.monotonic around the child's whole life, reaped with os.wait4);
 peak RSS is ru_maxrss from wait4 as well, but taken by the small `spawn`
 helper that forks the workload (see spawn.c: Linux carries ru_maxrss across
 execve, so a child forked straight from Python would start at Python's
-~20 MiB). "RSS after free" is what the workload itself reports
-(rss_after_free_kb=N) after freeing everything. Allocators alternate run by
+~20 MiB). Memory is the footprint, RssAnon + RssFile + every memfd page
+(uvmalloc keeps freed pages in its memfds, where no RSS figure shows them):
+its peak is sampled by spawn every 10 ms (never below ru_maxrss), and the
+workload reports it after freeing everything, at once and, in the last
+repetition (--idle), again after 1 s and 10 s without a call; that idle
+time is taken off the run's time. Allocators alternate run by
 run: in repetition r each workload runs under every allocator, in an order
 rotated by r. Any failed run (non-zero exit, missing report, failed output
 check) stops the harness with a non-zero exit.
@@ -48,7 +52,7 @@ WORKLOADS = [
     ("a", "realloc_step", "realloc growth by 1 MiB steps, new part touched", "128 MiB / 512 MiB"),
     ("b", "realloc_double", "realloc growth by doubling from 1 MiB, new half touched", "256 MiB / 1 GiB"),
     ("c", "churn_large", "64 live blocks of 256 KiB..16 MiB (log-uniform), every page touched", "500 / 3,000 rounds"),
-    ("d", "malloc_large", "mimalloc-bench malloc-large: 20 live, 5..25 MiB, malloc+memset 0", "60 / 300 iterations"),
+    ("d", "malloc_large", "mimalloc-bench malloc-large: 20 live, 5..25 MiB, malloc+memset 0", "60 / 2,000 iterations"),
     ("d1", "new_large", "the same as (d) in C++: new char[n]() and delete[]", "60 / 300 iterations"),
     ("e", "alloc_free_pairs", "malloc+free of 128 KiB..1 MiB, first and last bytes touched", "5,000 / 50,000 pairs"),
     ("f", "calloc_sparse", "calloc 8..64 MiB, 4 live, every 64th page checked zero then dirtied", "60 / 250 rounds"),
@@ -224,6 +228,9 @@ class Harness:
         cmd, stdout_file = self.command(wname)
         env = clean_env()
         env["TMPDIR"] = self.scratch
+        idle = self.args.idle if rep == self.args.reps - 1 and wname not in PROGRAMS else ""
+        if idle:
+            env["HARNESS_IDLE_S"] = idle
         report = os.path.join(self.scratch, "spawn.report")
         if os.path.exists(report):
             os.unlink(report)
@@ -261,14 +268,17 @@ class Harness:
         bad = self.verify(wname)
         if bad:
             fail(f"{where}: {bad}")
-        extra = {k: v for k, v in kv.items()
-                 if k not in ("rss_after_free_kb", "memfd_after_free_kb", "loop_s")}
+        extra = {k: v for k, v in kv.items() if k not in MEMORY_KEYS and k not in ("loop_s", "idle_s")}
+        idle_s = float(kv.get("idle_s", 0))
+        child_wall = rep_kv.get("child_wall_s", "")
         row = {
             "mode": self.args.mode, "rep": rep + 1, "slot": slot + 1, "workload": wname,
-            "allocator": aname, "wall_s": f"{t1 - t0:.4f}", "child_wall_s": rep_kv.get("child_wall_s", ""),
+            "allocator": aname, "wall_s": f"{t1 - t0 - idle_s:.4f}",
+            "child_wall_s": f"{float(child_wall) - idle_s:.6f}" if child_wall else "",
+            "idle_s": kv.get("idle_s", ""),
             "peak_rss_kb": peak,
-            "rss_after_free_kb": kv.get("rss_after_free_kb", ""),
-            "memfd_after_free_kb": kv.get("memfd_after_free_kb", ""),
+            "peak_footprint_kb": rep_kv.get("peak_footprint_kb", peak),
+            **{k: kv.get(k, "") for k in MEMORY_KEYS},
             "loop_s": kv.get("loop_s", ""), "user_s": f"{ru.ru_utime:.3f}", "sys_s": f"{ru.ru_stime:.3f}",
             "minor_faults": ru.ru_minflt, "exit": p.returncode,
             "extra": ";".join(f"{k}={v}" for k, v in extra.items()),
@@ -290,6 +300,22 @@ class Harness:
                     print(f"[{done:3d}/{total}] rep {rep + 1} {w[1]:<17} {aname:<17} {float(row['wall_s']):7.3f} s"
                           f"  peak {int(row['peak_rss_kb']) / 1024:7.1f} MiB", flush=True)
         self.elapsed = time.monotonic() - t_start
+
+
+# What the workloads print of their memory after the free (common.h).
+MEMORY_KEYS = ("rss_after_free_kb", "memfd_after_free_kb", "footprint_after_free_kb",
+               "footprint_idle_1s_kb", "footprint_idle_10s_kb")
+
+
+def extra_of(row):
+    """The workload's own key=value figures kept in a row's extra column."""
+    return dict(kv.split("=", 1) for kv in row["extra"].split(";") if "=" in kv)
+
+
+def med_kb(rs, key):
+    """Median of a memory column over the rows that have it, or None."""
+    xs = [int(r[key]) for r in rs if r.get(key, "") != ""]
+    return med(xs) if xs else None
 
 
 def med(xs):
@@ -320,10 +346,16 @@ def summarize(h):
             st = {
                 "n": len(rs), "wall": med(walls), "min": min(walls), "max": max(walls),
                 "peak": med([int(r["peak_rss_kb"]) for r in rs]),
-                "after": med([int(r["rss_after_free_kb"]) for r in rs]) if rs[0]["rss_after_free_kb"] != "" else None,
-                "memfd": med([int(r["memfd_after_free_kb"]) for r in rs]) if rs[0]["memfd_after_free_kb"] != "" else None,
+                "peak_fp": med_kb(rs, "peak_footprint_kb"),
+                "after": med_kb(rs, "rss_after_free_kb"),
+                "memfd": med_kb(rs, "memfd_after_free_kb"),
+                "fp": med_kb(rs, "footprint_after_free_kb"),
+                "fp1": med_kb(rs, "footprint_idle_1s_kb"),
+                "fp10": med_kb(rs, "footprint_idle_10s_kb"),
                 "loop": med([float(r["loop_s"]) for r in rs]) if rs[0]["loop_s"] != "" else None,
-                "ops": int(dict(kv.split("=", 1) for kv in rs[0]["extra"].split(";") if "=" in kv).get("ops", 0)),
+                "ops": int(extra_of(rs[0]).get("ops", 0)),
+                "half2": med([float(extra_of(r)["second_half_s"]) for r in rs])
+                if "second_half_s" in extra_of(rs[0]) else None,
                 "rows": rs,
             }
             stats[(w[1], aname)] = st
@@ -350,12 +382,12 @@ def scaling(h, stats):
 
 
 def write_csv(h, info, path):
-    cols = ["mode", "rep", "slot", "workload", "allocator", "wall_s", "child_wall_s", "peak_rss_kb", "rss_after_free_kb",
-            "memfd_after_free_kb", "loop_s", "user_s", "sys_s", "minor_faults", "exit", "extra"]
+    cols = ["mode", "rep", "slot", "workload", "allocator", "wall_s", "child_wall_s", "idle_s", "peak_rss_kb",
+            "peak_footprint_kb", *MEMORY_KEYS, "loop_s", "user_s", "sys_s", "minor_faults", "exit", "extra"]
     with open(path, "w", newline="") as f:
         for k, v in info:
             f.write(f"# {k}: {v}\n")
-        w = csv.DictWriter(f, fieldnames=cols)
+        w = csv.DictWriter(f, fieldnames=cols, restval="")
         w.writeheader()
         for r in h.rows:
             w.writerow(r)
@@ -379,10 +411,13 @@ def write_md(h, info, stats, best, path, png_name):
              "(the order rotated every repetition). Time: wall time of the whole process measured by "
              "the parent (median, and min–max over the repetitions). Peak RSS: `ru_maxrss` from "
              "`wait4` (median), taken by a 1 MiB helper that forks the workload, since Linux keeps "
-             "the pre-`exec` RSS of a child forked from the Python driver in `ru_maxrss`. RSS after free: resident memory the workload reads from "
-             "`/proc/self/statm` after freeing everything (median; real programs: —). "
-             "Memfd: bytes uvmalloc keeps in its memfd page pool at that point, mapped or not — "
-             "unmapped pool pages are not in any RSS figure. Ratio: median time ÷ the best median "
+             "the pre-`exec` RSS of a child forked from the Python driver in `ru_maxrss`. Footprint: "
+             "RssAnon + RssFile + every page of the process's memfds, mapped or not (uvmalloc keeps freed "
+             "pages in its memfd page pool, where no RSS figure shows them; for the peers it is their RSS). "
+             "Peak footprint: sampled every 10 ms by the helper, never below peak RSS (median). Footprint "
+             "after free: what the workload reads after freeing everything, at once (median), and after "
+             "1 s and 10 s without any call (last repetition only, `--idle`; the idle time is not in the "
+             "time columns); real programs: —. Ratio: median time ÷ the best median "
              "for the workload (1.00 = fastest). Loop: the workload's own timing of its work, without "
              "process start and exit (median); where the whole run takes a few milliseconds, as (e) "
              "and (g) do for most allocators, the ratio mostly compares process start-ups and the "
@@ -404,22 +439,34 @@ def write_md(h, info, stats, best, path, png_name):
     L.append("")
     L.append("## All measurements\n")
     L.append("| workload | allocator | time median (s) | min–max (s) | loop (s) | peak RSS (MiB) "
-             "| RSS after free (MiB) | memfd after free (MiB) | ratio to best |")
+             "| peak footprint (MiB) | footprint after free: at once / 1 s / 10 s idle (MiB) | ratio to best |")
     L.append("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for w in h.workloads:
         for an in allocs:
             st = stats.get((w[1], an))
             if not st:
                 continue
-            after = mib(st["after"]) if st["after"] is not None else "—"
-            memfd = mib(st["memfd"]) if st["memfd"] not in (None, 0) else ("0" if st["memfd"] == 0 else "—")
+            after = " / ".join(mib(st[k]) if st[k] is not None else "—" for k in ("fp", "fp1", "fp10"))
+            peak_fp = mib(st["peak_fp"]) if st["peak_fp"] is not None else "—"
             ratio = f"{st['ratio']:.2f}"
             if st["ratio"] <= 1.0000001:
                 ratio = f"**{ratio}**"
             loop = fmt_s(st["loop"]) if st["loop"] is not None else "—"
             L.append(f"| ({w[0]}) {w[1]} | {an} | {fmt_s(st['wall'])} | {fmt_s(st['min'])}–{fmt_s(st['max'])} "
-                     f"| {loop} | {mib(st['peak'])} | {after} | {memfd} | {ratio} |")
+                     f"| {loop} | {mib(st['peak'])} | {peak_fp} | {after} | {ratio} |")
     L.append("")
+    steady = [w for w in h.workloads if any(stats.get((w[1], an), {}).get("half2") for an in allocs)]
+    for w in steady:
+        sts = {an: stats[(w[1], an)] for an in allocs if (w[1], an) in stats and stats[(w[1], an)]["half2"]}
+        fastest = min(st["half2"] for st in sts.values())
+        L.append(f"## Steady state: the second half of ({w[0]}) {w[1]}\n")
+        L.append("The workload's own time of the second half of its iterations (median), when every "
+                 "allocator has warmed up; ratio to the fastest.\n")
+        L.append("| allocator | second half (s) | ratio |")
+        L.append("|---|---:|---:|")
+        for an, st in sts.items():
+            L.append(f"| {an} | {fmt_s(st['half2'])} | {st['half2'] / fastest:.2f} |")
+        L.append("")
     sc = scaling(h, stats)
     if sc:
         L.append("## Two threads against one: (h) against (h1)\n")
@@ -445,7 +492,7 @@ def write_md(h, info, stats, best, path, png_name):
                 st = stats.get(("test_vmalloc", an))
                 vals = []
                 for r in (st["rows"] if st else []):
-                    kv = dict(x.split("=", 1) for x in r["extra"].split(";") if "=" in x)
+                    kv = extra_of(r)
                     if f"t_{sname}_s" in kv:
                         vals.append(float(kv[f"t_{sname}_s"]))
                 cells.append(f"{med(vals) * 1000:.2f}" if vals else "")
@@ -465,50 +512,87 @@ def write_md(h, info, stats, best, path, png_name):
         f.write("\n".join(L))
 
 
+def fp_idle(st):
+    """The footprint after free the plot shows: after 1 s idle, else at once."""
+    for k in ("fp1", "fp"):
+        if st.get(k) is not None:
+            return st[k]
+    return None
+
+
 def write_png(h, info, stats, path):
     gp = shutil.which("gnuplot")
     if gp is None:
         fail("gnuplot not found (scripts/setup.sh installs gnuplot-nox)")
     allocs = [x for x, _ in h.allocs]
     dat = os.path.join(h.args.work, "ratio.dat")
-    with open(dat, "w") as f:
+    fdat = os.path.join(h.args.work, "footprint.dat")
+    mem_ws = [w for w in h.workloads
+              if any((w[1], a) in stats and fp_idle(stats[(w[1], a)]) is not None for a in allocs)]
+    with open(dat, "w") as f, open(fdat, "w") as g:
         f.write("# workload " + " ".join(allocs) + "\n")
+        g.write("# workload " + " ".join(allocs) + "\n")
         for w in h.workloads:
             vals = [stats[(w[1], a)]["ratio"] if (w[1], a) in stats else float("nan") for a in allocs]
             f.write(f"\"({w[0]}) {w[1]}\" " + " ".join(f"{v:.4f}" for v in vals) + "\n")
+        for w in mem_ws:
+            vals = []
+            for a in allocs:
+                kb = fp_idle(stats[(w[1], a)]) if (w[1], a) in stats else None
+                vals.append(max(kb / 1024, 0.5) if kb is not None else float("nan"))
+            g.write(f"\"({w[0]}) {w[1]}\" " + " ".join(f"{v:.2f}" for v in vals) + "\n")
     d = dict(info)
     title = (f"time / best time per workload ({h.args.mode}, median of {h.args.reps}; lower is better)\\n"
              f"{d['CPU']}, {d['nproc']} CPUs, Linux {d['kernel']}, {d['date']}, commit {d['git commit']}")
+    idle = "after 1 s idle" if any(st.get("fp1") is not None for st in stats.values()) else "at once"
+    ftitle = f"footprint after free, {idle} (MiB: RssAnon + RssFile + memfd pages; lower is better)"
     top = max([st["ratio"] for st in stats.values()] + [2.0]) * 1.6
     colors = ["#4e79a7", "#f28e2b", "#59a14f", "#b07aa1", "#e15759", "#ff9da7", "#9c755f"]
-    plots = []
-    for i, a in enumerate(allocs):
-        src = f"'{dat}'" if i == 0 else "''"
-        xt = ":xtic(1)" if i == 0 else ""
-        plots.append(f"{src} using {i + 2}{xt} title '{a}' lc rgb '{colors[i % len(colors)]}'")
-    script = f"""
-set terminal pngcairo size 1280,620 font ',10'
-set output '{path}'
-set title "{title}" noenhanced
-set style data histograms
+
+    def plots(src_path, with_title):
+        out = []
+        for i, a in enumerate(allocs):
+            src = f"'{src_path}'" if i == 0 else "''"
+            xt = ":xtic(1)" if i == 0 else ""
+            t = f"title '{a}'" if with_title else "notitle"
+            out.append(f"{src} using {i + 2}{xt} {t} lc rgb '{colors[i % len(colors)]}'")
+        return ", ".join(out)
+
+    common = """set style data histograms
 set style histogram clustered gap 1
 set style fill solid 0.9 border -1
 set boxwidth 0.9
+set grid ytics
+set xtics rotate by -30 noenhanced
+set offsets 0.5, 0.5, 0, 0
+set xrange [-0.5:*]
+"""
+    script = f"""
+set terminal pngcairo size 1280,1180 font ',10'
+set output '{path}'
+set multiplot layout 2,1
+{common}
+set title "{title}" noenhanced
 set logscale y 2
 set yrange [0.8:{top:.1f}]
 set ylabel 'time ratio to the best (log scale)'
-set grid ytics
 set key outside top center horizontal reverse Left noenhanced samplen 2 width 2
-set xtics rotate by -30 noenhanced
 set bmargin 6
-set offsets 0.5, 0.5, 0, 0
-set xrange [-0.5:*]
-set arrow from graph 0, first 1 to graph 1, first 1 nohead lc rgb '#444444' dt 2
-plot {', '.join(plots)}
+set arrow 1 from graph 0, first 1 to graph 1, first 1 nohead lc rgb '#444444' dt 2
+plot {plots(dat, True)}
+unset arrow 1
+set title "{ftitle}" noenhanced
+set logscale y 10
+set yrange [0.4:*]
+set ylabel 'MiB (log scale)'
+unset key
+plot {plots(fdat, False)}
+unset multiplot
 """
-    r = subprocess.run([gp], input=script, text=True, capture_output=True)
+    # bytes, not text: gnuplot writes the image to stdout when it cannot open the output
+    r = subprocess.run([gp], input=script.encode(), capture_output=True)
     if r.returncode != 0 or not os.path.isfile(path):
-        fail("gnuplot failed:\n" + r.stderr)
+        fail("gnuplot failed:\n" + r.stderr.decode(errors="replace"))
 
 
 def render(args):
@@ -539,6 +623,7 @@ def render(args):
     wnames = {r["workload"] for r in rows}
     h.workloads = [w for w in WORKLOADS if w[1] in wnames]
     stats, best = summarize(h)
+    os.makedirs(args.out, exist_ok=True)
     write_png(h, info, stats, os.path.join(args.out, "results.png"))
     shutil.rmtree(args.work)
     write_md(h, info, stats, best, os.path.join(args.out, "results.md"), "results.png")
@@ -561,6 +646,8 @@ def main():
                     help="only redraw results.md and results.png in --out from a results.csv (no runs)")
     ap.add_argument("--only", help="comma-separated workload names (for debugging)")
     ap.add_argument("--timeout", type=float)
+    ap.add_argument("--idle", help="in the last repetition, the footprint again this many seconds after the "
+                    "free (comma-separated, increasing; default 1,10 in full mode, none in quick; '' for none)")
     ap.add_argument("--command", default="bench/harness/run.sh")
     args = ap.parse_args()
     if args.render:
@@ -571,6 +658,8 @@ def main():
             ap.error(f"--{opt.replace('_', '-')} is required")
     if args.reps is None:
         args.reps = 3 if args.mode == "quick" else 7
+    if args.idle is None:
+        args.idle = "1,10" if args.mode == "full" else ""
     if args.timeout is None:
         args.timeout = 120 if args.mode == "quick" else 600
     h = Harness(args)
