@@ -183,8 +183,14 @@ void PagePool::decay_locked(uint64_t now, bool unpaced) {
 
 // Warm bytes kept at most: a share of what is live, up to pool_max.
 size_t PagePool::cap_locked() const {
-  size_t live = live_fn_ != nullptr ? live_fn_(live_ctx_) : st_.in_use;
-  return live_cap(cfg_.pool_max, live, cfg_);
+  size_t live, peak;
+  if (live_fn_ != nullptr) {
+    live_fn_(live_ctx_, &live, &peak);
+  } else {
+    live = st_.in_use;
+    peak = peak_.get(live, now_ms(), cfg_.decay_ms);
+  }
+  return live_cap(cfg_.pool_max, live, peak, cfg_) + hold_;
 }
 
 // Keep warm pages under the cap, punching from the highest offsets so the
@@ -244,36 +250,60 @@ int PagePool::alloc_locked(size_t len, page_run* out, bool* warm) {
   } else {
     return UVM_ENOMEM;
   }
-  st_.in_use += len;
+  hand_out_locked(len);
   *out = {off, len};
   refill_locked();
   submit_locked();
   return UVM_OK;
 }
 
-unsigned PagePool::alloc_runs(size_t len, unsigned max_runs, page_run* out, bool* warm) {
+unsigned PagePool::alloc_runs(size_t len, unsigned max_runs, page_run* out, unsigned* warm_mask) {
   std::lock_guard<std::mutex> g(lock_);
+  hold_ = 0;
   reap_locked(false);
-  if (max_runs > 1 && warm_.largest() < len && warm_.bytes() >= len) {
-    unsigned n = 0;
-    size_t left = len;
-    while (left > 0 && n < max_runs) {
-      size_t take = std::min(left, warm_.largest());
-      size_t off;
-      if (take == 0 || warm_.alloc(take, P, 0, kOffsetSpace, &off) != UVM_OK) break;
-      out[n++] = {off, take};
-      left -= take;
-    }
-    if (left == 0) {
-      ++st_.warm_hits;
-      st_.in_use += len;
-      *warm = true;
-      return n;
-    }
-    uint64_t now = now_ms();
-    for (unsigned i = 0; i < n; ++i) warm_.insert_range(out[i].off, out[i].off + out[i].len, now);
+  *warm_mask = 0;
+  bool warm;
+  if (max_runs <= 1 || warm_.largest() >= len || warm_.largest() < kMinWarmRun) {
+    if (alloc_locked(len, out, &warm) != UVM_OK) return 0;
+    *warm_mask = warm ? 1u : 0u;
+    return 1;
   }
-  return alloc_locked(len, out, warm) == UVM_OK ? 1 : 0;
+  // Largest first; the last run is holes unless the warm pieces cover it all.
+  unsigned n = 0;
+  size_t left = len;
+  while (left > 0 && n < max_runs) {
+    size_t take = std::min(left, warm_.largest());
+    if (take < kMinWarmRun && take != left) break;
+    if (n + 1 == max_runs && take != left) break;  // the last run must finish it
+    size_t off;
+    if (take == 0 || warm_.alloc(take, P, 0, kOffsetSpace, &off) != UVM_OK) break;
+    *warm_mask |= 1u << n;
+    out[n++] = {off, take};
+    left -= take;
+  }
+  if (left != 0) {
+    size_t off;
+    if (take_cold_locked(left, &off) != UVM_OK) {
+      uint64_t now = now_ms();
+      for (unsigned i = 0; i < n; ++i) warm_.insert_range(out[i].off, out[i].off + out[i].len, now);
+      *warm_mask = 0;
+      return 0;
+    }
+    out[n++] = {off, left};
+    ++st_.cold_allocs;
+  } else {
+    ++st_.warm_hits;
+  }
+  hand_out_locked(len);
+  return n;
+}
+
+size_t PagePool::warm_shortfall(size_t len, bool hold) {
+  std::lock_guard<std::mutex> g(lock_);
+  size_t warm = warm_.bytes();
+  if (warm >= len) return 0;
+  if (hold) hold_ = len;
+  return len - warm;
 }
 
 int PagePool::take_cold_locked(size_t len, size_t* off) {
@@ -299,7 +329,7 @@ int PagePool::alloc_at(size_t off, size_t len, bool* warm, bool cold_only) {
   } else {
     return UVM_ENOSPC;
   }
-  st_.in_use += len;
+  hand_out_locked(len);
   return UVM_OK;
 }
 
@@ -307,7 +337,7 @@ int PagePool::alloc_cold(size_t len, page_run* out) {
   std::lock_guard<std::mutex> g(lock_);
   size_t off;
   if (take_cold_locked(len, &off) != UVM_OK) return UVM_ENOMEM;
-  st_.in_use += len;
+  hand_out_locked(len);
   ++st_.cold_allocs;
   *out = {off, len};
   return UVM_OK;

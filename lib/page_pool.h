@@ -8,8 +8,9 @@
 // Offsets in flight through io_uring (being punched or pre-allocated) are in
 // neither tree until their completion is reaped.
 //
-// Freed pages stay warm up to a share of the live bytes (`live_share` percent,
-// at least `live_floor`, at most `pool_max`) and for `decay_ms`; beyond that
+// Freed pages stay warm up to what live is below its recent peak (live_cap():
+// at most `live_share` percent of live, at least `live_floor`, at most
+// `pool_max`) and for `decay_ms`; beyond that
 // they are punched out of the memfd (fallocate PUNCH_HOLE), which is what
 // hands shmem back to the kernel.
 #pragma once
@@ -21,6 +22,7 @@
 #include <string>
 
 #include "free_tree.h"
+#include "live_peak.h"
 #include "pal.h"
 #include "pal_uring.h"
 
@@ -34,19 +36,19 @@ struct page_run {
 struct pool_config {
   size_t pool_max = size_t{256} << 20;  // warm free bytes kept, at most
   // Caches (warm pool pages, and vmalloc's lazy areas) are sized by what is
-  // live: live_share percent of the live bytes, at least live_floor, and at
-  // most their own setting (pool_max, lazy). 100, not a quarter: at 25 the
-  // harness's churn_large (full) took 2.6x as long (pages punched and
-  // faulted again), at 100 as long as with fixed caches; once freed, the
-  // floor is what stays either way.
+  // live (live_cap()): each may hold what the live bytes are below their
+  // recent peak (live_peak.h), but no more than live_share percent of them,
+  // at least live_floor, and at most its own setting (pool_max, lazy). A
+  // churn then finds what it freed in a dip when it climbs back, and at the
+  // peak, when the footprint is highest, only the floor is kept. Sized as a
+  // plain share of live instead, churn_large (full) kept 140 MiB over
+  // glibc's peak at 100 percent, and at 25 took 3x as long (pages punched
+  // in the dips and faulted in again on the climbs).
   unsigned live_share = 100;
-  // 64 MiB each. A churn of blocks of mixed sizes needs a stock of each size
-  // to reuse, whatever is live: 16 live blocks of 128 KiB..2 MiB made 0.09 M
-  // allocations a second with 4 MiB (every reuse missed, pages punched and
-  // faulted again), 2.6 M with 32 MiB, 4.8 M with 64 MiB. What stays cached
-  // goes back on time instead (decay_ms, purge_worker.h), so an idle
-  // process keeps none of it.
-  size_t live_floor = size_t{64} << 20;
+  // 16 MiB each: what stays whatever is live, so a small churn reuses its
+  // areas. What stays cached goes back on time (decay_ms, purge_worker.h),
+  // so an idle process keeps none of it.
+  size_t live_floor = size_t{16} << 20;
   // Warm pages and lazy areas unused for this long are released, also while
   // the program makes no call (purge_worker.h).
   uint64_t decay_ms = 1000;
@@ -58,10 +60,13 @@ struct pool_config {
   bool uring = false;
 };
 
-// What a cache whose setting is `limit` may hold while `live` bytes are live.
-inline size_t live_cap(size_t limit, size_t live, const pool_config& cfg) {
+// What a cache whose setting is `limit` may hold while `live` bytes are live
+// and `peak` were lately (live_peak.h).
+inline size_t live_cap(size_t limit, size_t live, size_t peak, const pool_config& cfg) {
   size_t share = live / 100 * cfg.live_share + live % 100 * cfg.live_share / 100;
-  size_t cap = share > cfg.live_floor ? share : cfg.live_floor;
+  size_t dip = peak > live ? peak - live : 0;
+  size_t cap = dip < share ? dip : share;
+  if (cap < cfg.live_floor) cap = cfg.live_floor;
   return cap < limit ? cap : limit;
 }
 
@@ -89,11 +94,12 @@ class PagePool {
   // UVM_OK or UVM_ENOMEM (no memfd and no /dev/shm file).
   int init(const pool_config& cfg);
   void configure(const pool_config& cfg);
-  // Where the pool learns the live bytes its warm pages are sized by: `fn`
-  // (called under the pool's lock, so it must take no lock of its caller's
-  // that is held while calling into the pool) or, by default, the bytes
-  // handed out. Set before the pool is shared between threads.
-  using live_fn = size_t (*)(const void* ctx);
+  // Where the pool learns the live bytes its warm pages are sized by, and
+  // their recent peak: `fn` (called under the pool's lock, so it must take
+  // no lock of its caller's that is held while calling into the pool) or,
+  // by default, the bytes handed out and their own peak. Set before the pool
+  // is shared between threads.
+  using live_fn = void (*)(const void* ctx, size_t* live, size_t* peak);
   void set_live_source(live_fn fn, const void* ctx) {
     live_fn_ = fn;
     live_ctx_ = ctx;
@@ -102,12 +108,18 @@ class PagePool {
   // One contiguous run of `len` bytes (page multiple). *warm tells whether its
   // pages already exist (otherwise they are holes that read as zeros).
   int alloc(size_t len, page_run* out, bool* warm);
-  // Like alloc(), but when no single warm run is long enough while the warm
-  // pages are, up to `max_runs` warm runs (largest first) that add up to
-  // `len`: mapping pages that exist beats faulting holes in, at the cost of
-  // a VMA per extra run. Returns how many runs were written to `out` (0 on
-  // failure: UVM_ENOMEM).
-  unsigned alloc_runs(size_t len, unsigned max_runs, page_run* out, bool* warm);
+  // Like alloc(), but when no single warm run is long enough, up to
+  // `max_runs` runs: warm pieces, largest first (none under kMinWarmRun),
+  // and holes for the rest as the last run. Mapping pages that exist beats
+  // faulting holes in, at the cost of a VMA per extra run. Returns how many
+  // runs were written to `out` (0 on failure: UVM_ENOMEM); bit i of
+  // *warm_mask is set when run i is warm.
+  unsigned alloc_runs(size_t len, unsigned max_runs, page_run* out, unsigned* warm_mask);
+  // How many more warm bytes alloc_runs() would need to serve `len` from
+  // warm pages (0 when it has them). With `hold`, the cap is `len` higher
+  // until the next alloc_runs(), so that pages freed for it to take are not
+  // released first.
+  size_t warm_shortfall(size_t len, bool hold);
   // Take exactly [off, off + len) if it is all warm or all cold (to extend a
   // run in place, so its mapping stays one VMA).
   int alloc_at(size_t off, size_t len, bool* warm, bool cold_only = false);
@@ -163,6 +175,9 @@ class PagePool {
 
  private:
   static constexpr size_t kOffsetSpace = size_t{1} << 43;  // sparse: costs nothing
+  // Smallest warm piece worth a VMA and an mmap of its own in alloc_runs():
+  // 16 pages it saves faulting in cost more than the call.
+  static constexpr size_t kMinWarmRun = size_t{64} << 10;
 
   void reap_locked(bool wait);
   // The decay clock's grain: decay runs at most once per step, and warm
@@ -175,6 +190,11 @@ class PagePool {
   bool release_locked(size_t off, size_t len);
   int ensure_size_locked(size_t end);
   int alloc_locked(size_t len, page_run* out, bool* warm);
+  // Count `len` more bytes handed out (and their peak, for the cap).
+  void hand_out_locked(size_t len) {
+    st_.in_use += len;
+    peak_.raise(st_.in_use);
+  }
   int take_cold_locked(size_t len, size_t* off);
   void submit_locked();
   // The descriptor still names the pool file; else mark it lost.
@@ -199,6 +219,8 @@ class PagePool {
   // Fixed before use (set_live_source); read under lock_ by cap_locked().
   live_fn live_fn_ = nullptr;
   const void* live_ctx_ = nullptr;
+  mutable LivePeak peak_;  // of in_use, without a live source
+  size_t hold_ = 0;        // warm_shortfall(): on top of the cap until alloc_runs()
 };
 
 // Monotonic milliseconds (coarse clock: cheap enough for every pool call).

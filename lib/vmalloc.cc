@@ -19,8 +19,11 @@ constexpr size_t P = pal::kPageSize;
 constexpr size_t kHugePage = size_t{2} << 20;
 // Bytes a node's lazy areas may drift from what it published to lazy_total_.
 constexpr long kLazyBatch = long{4} << 20;
-// Warm runs one new area may be built from (page_pool::alloc_runs).
-constexpr unsigned kAllocRuns = 4;
+// Runs one new area may be built from (page_pool::alloc_runs): warm pieces
+// and a last run of holes. 8, not 4: churn_large (full) with small caches
+// faulted in a third less (the warm pages were there, in too many pieces);
+// the other 8 of kMaxRuns are left for growth in place.
+constexpr unsigned kAllocRuns = 8;
 // An area costs about one VMA per page run, plus the split of the PROT_NONE
 // reservation after it.
 long vmas_of(const vm_struct* vm) {
@@ -67,8 +70,13 @@ int Vmalloc::init(const vm_config& cfg) {
   if (rc != UVM_OK) return rc;
   rc = pool_.init(cfg.pool);
   if (rc != UVM_OK) return rc;
-  pool_.set_live_source([](const void* self) { return static_cast<const Vmalloc*>(self)->live(); },
-                        this);
+  pool_.set_live_source(
+      [](const void* self, size_t* live, size_t* peak) {
+        auto* vm = static_cast<const Vmalloc*>(self);
+        *live = vm->live();
+        *peak = vm->live_peak(*live);
+      },
+      this);
   rc = init_blocks();
   if (rc != UVM_OK) return rc;
   long limit = cfg.vma_max;
@@ -97,10 +105,15 @@ size_t Vmalloc::live() const {
   return m > l ? m - l : 0;
 }
 
+size_t Vmalloc::live_peak(size_t live) const {
+  return peak_.get(live, pal::coarse_ns() / 1000000, config().pool.decay_ms);
+}
+
 size_t Vmalloc::lazy_cap_at(size_t lazy) const {
   const vm_config& c = config();
   size_t m = mapped_.load(std::memory_order_relaxed);
-  return live_cap(c.lazy_max, m > lazy ? m - lazy : 0, c.pool);
+  size_t live = m > lazy ? m - lazy : 0;
+  return live_cap(c.lazy_max, live, live_peak(live), c.pool);
 }
 
 size_t Vmalloc::lazy_bytes() const {
@@ -228,13 +241,15 @@ bool Vmalloc::decay() {
 }
 
 // Oldest first over all nodes: a merge of their free orders.
-void Vmalloc::purge_oldest() {
+void Vmalloc::purge_oldest(size_t bytes) {
   vm_struct* victims = nullptr;
   vm_struct** tail = &victims;
   lock_nodes();
   size_t total = 0;
   for (unsigned i = 0; i < nr_nodes_; ++i) total += nodes_[i].lazy.bytes();
-  size_t keep = lazy_cap_at(total) / 2;  // what is live does not change with what goes here
+  size_t keep = bytes != 0
+                    ? total - std::min(bytes, total)
+                    : lazy_cap_at(total) / 2;  // what is live does not change with what goes here
   while (total > keep) {
     vmap_node* oldest = nullptr;
     for (unsigned i = 0; i < nr_nodes_; ++i) {
@@ -313,6 +328,19 @@ void Vmalloc::purge_chain(vm_struct* head) {
   pool_.tick();
 }
 
+// A page of a lazy area is cheaper to use again than a new one: the unmap
+// costs a syscall per run of adjacent areas, a new page a fault and a clear
+// of its own. Without this, a churn of mixed sizes whose lazy areas fit
+// none of its requests takes new pages while the old ones wait for their
+// purge, then releases them: with caches of a quarter of what is live,
+// churn_large (full) faulted 2.4 GiB in and took 3x as long.
+void Vmalloc::lazy_to_pool(size_t len) {
+  size_t lazy = lazy_bytes();
+  size_t short_by = pool_.warm_shortfall(len, lazy != 0);
+  if (short_by == 0 || lazy < short_by) return;
+  purge_oldest(short_by);
+}
+
 bool Vmalloc::vma_room(long vmas) {
   if (vmas_.load(std::memory_order_relaxed) + vmas <= vma_limit_) return true;
   purge();
@@ -363,8 +391,8 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
     *status = rc;
     return nullptr;
   }
-  bool warm;
-  // Several warm runs when no one run is long enough (a VMA each, so only
+  unsigned warm;  // bit i: run i holds pages that exist
+  // Several runs when no one warm run is long enough (a VMA each, so only
   // with room to spare under the budget).
   unsigned max_runs =
       vmas_.load(std::memory_order_relaxed) + 2 * kAllocRuns <= vma_limit_ ? kAllocRuns : 1;
@@ -376,8 +404,12 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
   unsigned nr;
   if (holes) {
     nr = pool_.alloc_cold(mapped, &vm->runs[0]) == UVM_OK ? 1 : 0;
-    warm = false;
+    warm = 0;
   } else {
+    // Only for a size whose pages get written: a hole not touched costs
+    // nothing, a purged lazy area is one fewer to reuse. Several runs,
+    // since the pages may come back in pieces.
+    if (max_runs > 1 && !populate_.sparse(mapped)) lazy_to_pool(mapped);
     nr = pool_.alloc_runs(mapped, max_runs, vm->runs, &warm);
   }
   if (nr == 0) {
@@ -388,14 +420,15 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
   void* addr = reinterpret_cast<void*>(va->va_start);
   // Prefault pages that exist, unless this size is used sparsely (or
   // `populate` bounds it); holes are left to fault on first touch.
-  bool populate = warm && dense && mapped <= cfg.populate;
+  bool populate = dense && mapped <= cfg.populate;
   size_t done = 0;
   for (unsigned i = 0; i < nr; done += vm->runs[i++].len) {
     void* at = static_cast<char*>(addr) + done;
-    rc = pool_.map(at, vm->runs[i], populate);
+    bool run_warm = (warm >> i) & 1;
+    rc = pool_.map(at, vm->runs[i], populate && run_warm);
     if (rc == -ENOMEM) {  // the kernel's VMA limit, reached by someone else
       purge();
-      rc = pool_.map(at, vm->runs[i], populate);
+      rc = pool_.map(at, vm->runs[i], populate && run_warm);
     }
     if (rc != 0) break;
   }
@@ -407,7 +440,7 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
       return nullptr;
     }
     for (unsigned i = 0; i < nr; ++i) {
-      if (warm)
+      if ((warm >> i) & 1)
         pool_.free(vm->runs[i]);
       else
         pool_.free_cold(vm->runs[i]);
@@ -418,9 +451,14 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
   }
   vmas_ += nr + 1;
   mapped_ += mapped;
+  peak_.raise(live());
   if (thp_ && mapped >= kHugePage) pal::advise_hugepage(addr, mapped);
   // Recycled pages hold old data; holes read as zeros already.
-  if ((flags & VM_ZERO) && warm) memset(addr, 0, mapped);
+  if ((flags & VM_ZERO) && warm != 0) {
+    char* at = static_cast<char*>(addr);
+    for (unsigned i = 0; i < nr; at += vm->runs[i++].len)
+      if ((warm >> i) & 1) memset(at, 0, vm->runs[i].len);
+  }
 
   vm->addr = va->va_start;
   vm->size = mapped;
@@ -454,6 +492,7 @@ void* Vmalloc::reuse(vmap_node& node, vm_struct* vm, size_t size, size_t offset,
     VmSpace::unpark(vm->va);
   }
   if (flags & VM_ZERO) memset(reinterpret_cast<void*>(vm->addr), 0, vm->size);
+  peak_.raise(live());
   if (trim) node.trimmed.fetch_add(1, std::memory_order_relaxed);
   node.reused.fetch_add(1, std::memory_order_relaxed);
   node.allocs.fetch_add(1, std::memory_order_relaxed);

@@ -9,9 +9,9 @@
 // User space differs from the kernel in one place: the "TLB flush" that lazy
 // purge batches is here the mmap/munmap syscalls and the mmap_lock they take.
 // A freed area therefore stays mapped to its pages (the "lazy" state) until
-// more than the lazy cap has gathered (as many bytes as are live by default,
-// at least 4 MiB, at most `lazy_max`: pool_config::live_share and
-// live_floor); a purge then puts PROT_NONE back over
+// more than the lazy cap has gathered (what live is below its recent peak,
+// at most the live bytes, at least live_floor, at most `lazy_max`:
+// live_cap()); a purge then puts PROT_NONE back over
 // runs of adjacent areas with one mmap each, and returns the pages to the
 // pool. That purge takes the oldest lazy areas first and keeps the newest
 // half, so the areas most likely to be asked for again stay mapped. Until
@@ -37,6 +37,7 @@
 #include <mutex>
 
 #include "config.h"
+#include "live_peak.h"
 #include "page_pool.h"
 #include "populate.h"
 #include "rbtree.h"
@@ -170,9 +171,13 @@ class Vmalloc {
   // Bring lazy_total_ up to date with `node` (its lock held) when the two
   // differ by a batch, or always with `force`.
   void lazy_publish(vmap_node& node, bool force);
-  // Unmap the oldest lazy areas of all nodes until at most half of the lazy
-  // cap is left.
-  void purge_oldest();
+  // Unmap the oldest lazy areas of all nodes: at least `bytes` of them or,
+  // with 0, until at most half of the lazy cap is left.
+  void purge_oldest(size_t bytes = 0);
+  // Before new pages are taken for `len` bytes: when the warm pool is short
+  // of them and the lazy areas hold the difference, purge that much of the
+  // oldest into it.
+  void lazy_to_pool(size_t len);
   // Claim the live vmalloc area that `p` starts (vmap.h: park()): UVM_OK
   // and *out, or why not (nothing is changed then).
   int claim(void* p, vmap_area** out);
@@ -185,6 +190,8 @@ class Vmalloc {
   // Lazily freed bytes and areas over all nodes, exact when quiescent.
   size_t lazy_bytes() const;
   size_t lazy_areas() const;
+  // The most bytes live lately (live_peak.h), `live` being live now.
+  size_t live_peak(size_t live) const;
   // Lazily freed bytes kept at most while `lazy` bytes are lazily freed:
   // live_cap() of lazy_max.
   size_t lazy_cap_at(size_t lazy) const;
@@ -294,6 +301,7 @@ class Vmalloc {
   // Counters of the slow paths (new areas, purges); the hot ones are per node.
   std::atomic<long> vmas_{0};
   std::atomic<size_t> mapped_{0};
+  mutable LivePeak peak_;  // of live(): what the caches are sized by
   std::atomic<size_t> purges_{0}, purged_areas_{0};
   std::atomic<size_t> purge_calls_{0}, vma_refusals_{0};
   std::atomic<size_t> grown_in_place_{0}, moved_{0}, copied_{0};

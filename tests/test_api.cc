@@ -324,7 +324,7 @@ TEST(ApiTest, IdleReleaseNeedsNoCall) {
   }
   for (char* p : v) uvm_vfree(p);
   struct uvm_stats freed = stats();
-  EXPECT_GT(freed.lazy + freed.pooled, 16 * MiB) << "nothing was cached to begin with";
+  EXPECT_GE(freed.lazy + freed.pooled, 8 * MiB) << "nothing was cached to begin with";
   // No allocator call but uvm_stats, which releases nothing, for up to 5 s.
   struct uvm_stats idle = freed;
   for (int i = 0; i < 50 && idle.lazy + idle.pooled != 0; ++i) {

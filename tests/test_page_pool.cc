@@ -326,15 +326,23 @@ TEST_P(PagePoolTest, PoolMaxBoundsTheLiveShare) {
   EXPECT_EQ(pool.check(), "");
 }
 
-// The owner may say what is live (vmalloc: mapped less lazily freed bytes).
+// The owner may say what is live (vmalloc: mapped less lazily freed bytes)
+// and its recent peak: the cap is what live is below the peak, at most the
+// share of live, at least the floor.
 TEST_P(PagePoolTest, LiveSourceSetsTheCap) {
-  static size_t live = 0;
+  static size_t now[2];  // live, peak
   cfg.live_share = 25;
   cfg.live_floor = MiB;
   start();
-  pool.set_live_source([](const void* p) { return *static_cast<const size_t*>(p); }, &live);
-  live = 40 * MiB;
-  EXPECT_EQ(pool.stats().pool_cap, 10 * MiB);
+  pool.set_live_source(
+      [](const void* p, size_t* live, size_t* peak) {
+        *live = static_cast<const size_t*>(p)[0];
+        *peak = static_cast<const size_t*>(p)[1];
+      },
+      now);
+  now[0] = 40 * MiB;
+  now[1] = 80 * MiB;
+  EXPECT_EQ(pool.stats().pool_cap, 10 * MiB);  // the share
   page_run a = alloc(12 * MiB);
   {
     RunMap m(pool.fd(), a);
@@ -344,11 +352,17 @@ TEST_P(PagePoolTest, LiveSourceSetsTheCap) {
   pool.free(a);
   ASSERT_TRUE(settle());
   EXPECT_EQ(pool.stats().pooled, 10 * MiB);
-  live = 0;
+  now[1] = 46 * MiB;
+  EXPECT_EQ(pool.stats().pool_cap, 6 * MiB);  // the dip below the peak
+  now[1] = 40 * MiB;
+  EXPECT_EQ(pool.stats().pool_cap, MiB);  // at the peak: the floor
+  now[0] = 0;
   EXPECT_EQ(pool.stats().pool_cap, MiB);
-  EXPECT_EQ(live_cap(256 * MiB, 2 * MiB, cfg), MiB);  // the floor
-  EXPECT_EQ(live_cap(256 * MiB, 100 * MiB, cfg), 25 * MiB);
-  EXPECT_EQ(live_cap(8 * MiB, 100 * MiB, cfg), 8 * MiB);
+  EXPECT_EQ(live_cap(256 * MiB, 2 * MiB, 64 * MiB, cfg), MiB);  // the floor
+  EXPECT_EQ(live_cap(256 * MiB, 100 * MiB, 200 * MiB, cfg), 25 * MiB);
+  EXPECT_EQ(live_cap(256 * MiB, 100 * MiB, 103 * MiB, cfg), 3 * MiB);
+  EXPECT_EQ(live_cap(256 * MiB, 100 * MiB, 90 * MiB, cfg), MiB);  // a stale peak
+  EXPECT_EQ(live_cap(8 * MiB, 100 * MiB, 200 * MiB, cfg), 8 * MiB);
   pool.set_live_source(nullptr, nullptr);
 }
 
@@ -427,16 +441,22 @@ TEST_P(PagePoolTest, FragmentedWarmPagesServeAsSeveralRuns) {
   pool.free(r[2]);
   pool.free(r[4]);  // warm: 1 MiB, 1 MiB and the tail run, apart
   page_run out[4];
-  bool warm = false;
+  unsigned warm = 0;
   size_t cold = pool.stats().cold_allocs;
-  unsigned n = pool.alloc_runs(3 * MiB, 2, out, &warm);  // too few pieces
-  ASSERT_EQ(n, 1u);
-  EXPECT_FALSE(warm);
+  // Too few runs for the warm pieces: as many as fit, holes for the rest.
+  unsigned n = pool.alloc_runs(3 * MiB, 2, out, &warm);
+  ASSERT_EQ(n, 2u);
+  EXPECT_EQ(warm, 1u);
+  EXPECT_EQ(out[0].len, MiB);
+  EXPECT_EQ(out[1].len, 2 * MiB);
   EXPECT_EQ(pool.stats().cold_allocs, cold + 1);
-  pool.free_cold(out[0]);
+  EXPECT_EQ(pool.stats().pooled, 2 * MiB);
+  EXPECT_EQ(pool.stats().in_use, 5 * MiB);
+  pool.free(out[0]);
+  pool.free_cold(out[1]);
   n = pool.alloc_runs(3 * MiB, 4, out, &warm);
   ASSERT_EQ(n, 3u);
-  EXPECT_TRUE(warm);
+  EXPECT_EQ(warm, 7u);
   size_t total = 0;
   for (unsigned i = 0; i < n; ++i) {
     total += out[i].len;
@@ -448,8 +468,27 @@ TEST_P(PagePoolTest, FragmentedWarmPagesServeAsSeveralRuns) {
   EXPECT_EQ(pool.check(), "");
   n = pool.alloc_runs(MiB, 4, out + 3, &warm);  // one run when one fits
   EXPECT_EQ(n, 1u);
-  EXPECT_FALSE(warm);
+  EXPECT_EQ(warm, 0u);
   for (page_run x : {out[0], out[1], out[2], out[3], r[1], r[3]}) pool.free(x);
+  EXPECT_EQ(pool.check(), "");
+}
+
+// Warm pieces too small to be worth a VMA of their own are left alone: the
+// request is one run of holes.
+TEST_P(PagePoolTest, TinyWarmPiecesAreNotWorthARun) {
+  start();
+  page_run r[4];
+  for (page_run& x : r) x = alloc(4 * P);
+  pool.free(r[0]);
+  pool.free(r[2]);  // two 16 KiB pieces, apart
+  page_run out[4];
+  unsigned warm = 1;
+  unsigned n = pool.alloc_runs(MiB, 4, out, &warm);
+  ASSERT_EQ(n, 1u);
+  EXPECT_EQ(warm, 0u);
+  EXPECT_EQ(out[0].len, MiB);
+  EXPECT_EQ(pool.stats().pooled, 8 * P);
+  for (page_run x : {out[0], r[1], r[3]}) pool.free(x);
   EXPECT_EQ(pool.check(), "");
 }
 

@@ -607,11 +607,15 @@ TEST(VreallocApi, AlignmentIsKeptAcrossMoves) {
   ASSERT_NE(p, nullptr);
   ASSERT_EQ(reinterpret_cast<uintptr_t>(p) % (2 * MiB), 0u);
   fill(p, MiB, 94);
-  // Blockers until something lives right behind p's guard page.
-  std::vector<void*> blockers;
+  // Blockers until something lives right behind p's area and guard page
+  // (p may be a reused lazy area, larger than asked).
   uvm_area a{};
-  for (int i = 0; i < 100000 && uvm_find_vm_area(p + MiB + P, &a) != UVM_OK &&
-                  uvm_find_vm_area(p + MiB + P, &a) != UVM_EINTERIOR;
+  char* behind = p + MiB + P;
+  while (uvm_find_vm_area(behind, &a) == UVM_EINTERIOR && a.addr == p) behind += P;
+  behind += P;
+  std::vector<void*> blockers;
+  for (int i = 0; i < 100000 && uvm_find_vm_area(behind, &a) != UVM_OK &&
+                  uvm_find_vm_area(behind, &a) != UVM_EINTERIOR;
        ++i) {
     void* b = uvm_vmalloc(P);
     ASSERT_NE(b, nullptr);
