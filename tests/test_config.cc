@@ -210,15 +210,15 @@ TEST_F(ConfigTest, IntegerRangesAreChecked) {
 }
 
 // The caches are sized by what live is below its recent peak, at most the
-// live bytes, at least 16 MiB, with lazy and pool_max as upper bounds.
-TEST_F(ConfigTest, CachesDefaultToTheDipBelowThePeakWithA16MiBFloor) {
+// live bytes, at least 64 MiB, with lazy and pool_max as upper bounds.
+TEST_F(ConfigTest, CachesDefaultToTheDipBelowThePeakWithA64MiBFloor) {
   vm_config def;
   EXPECT_EQ(def.pool.live_share, 100u);
-  EXPECT_EQ(def.pool.live_floor, 16 * MiB);
-  EXPECT_EQ(live_cap(def.pool.pool_max, 3 * MiB, 300 * MiB, def.pool), 16 * MiB);
+  EXPECT_EQ(def.pool.live_floor, 64 * MiB);
+  EXPECT_EQ(live_cap(def.pool.pool_max, 3 * MiB, 300 * MiB, def.pool), 64 * MiB);
   EXPECT_EQ(live_cap(def.lazy_max, 100 * MiB, 300 * MiB, def.pool), 100 * MiB);
-  EXPECT_EQ(live_cap(def.lazy_max, 100 * MiB, 150 * MiB, def.pool), 50 * MiB);
-  EXPECT_EQ(live_cap(def.lazy_max, 10 * GiB, 10 * GiB, def.pool), 16 * MiB);
+  EXPECT_EQ(live_cap(def.lazy_max, 100 * MiB, 190 * MiB, def.pool), 90 * MiB);
+  EXPECT_EQ(live_cap(def.lazy_max, 10 * GiB, 10 * GiB, def.pool), 64 * MiB);
   EXPECT_EQ(live_cap(def.lazy_max, 10 * GiB, 20 * GiB, def.pool), def.lazy_max);
   EXPECT_EQ(live_cap(def.pool.pool_max, 10 * GiB, 20 * GiB, def.pool), def.pool.pool_max);
 }
