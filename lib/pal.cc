@@ -275,9 +275,13 @@ int populate_write(void* addr, size_t len) {
 int map_file_private_fixed(void* addr, size_t len, int fd, size_t off) {
   int err;
   if (injected(fault::mmap_fixed, &err)) return -err;
-  void* p =
-      mmap(addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd, static_cast<off_t>(off));
-  return p == MAP_FAILED ? -errno : 0;
+  // The fork remap keeps live data where it is while other threads may read
+  // it. A raw system call, because ThreadSanitizer's mmap interceptor counts
+  // a new mapping as a write of the whole range by this thread: every later
+  // read of a block by its owner would be reported as a race.
+  long p = syscall(SYS_mmap, addr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_FIXED, fd,
+                   static_cast<off_t>(off));
+  return p == -1 ? -errno : 0;
 }
 
 int map_none_fixed(void* addr, size_t len) {
