@@ -41,12 +41,27 @@ volatile unsigned char* g_sentinel = nullptr;
 // by other fork handlers in between are not a fork without handlers.
 bool g_forking = false;
 
+// Pool files left by fork() that only this process maps any more
+// (fork_release.cc), with every operation held off.
+size_t release_old_files(Vmalloc* vm, bool now) {
+  g_fork_barrier.lock();
+  size_t freed = vm->release_old_files(now);
+  g_fork_barrier.unlock();
+  return freed;
+}
+
 // The purge worker's round (purge_worker.h), run as an operation.
 bool purge_due() {
   Vmalloc* vm = g_vm.load(std::memory_order_acquire);
   if (vm == nullptr) return false;
-  fork_guard g;
-  return vm->decay();
+  bool more;
+  {
+    fork_guard g;
+    more = vm->decay();
+    if (!vm->old_files_due()) return more;
+  }
+  release_old_files(vm, false);
+  return more;
 }
 
 void arm_sentinel() {
@@ -469,18 +484,26 @@ int uvm_configure(const char* conf) {
 }
 
 void uvm_purge(void) {
-  if (uvm::Vmalloc* vm = uvm::instance_if_ready()) {
-    uvm::fork_guard g;
-    vm->purge_all();
+  if (uvm::Vmalloc* vm = uvm::instance_mended()) {
+    {
+      uvm::fork_guard g;
+      vm->purge_all();
+    }
+    uvm::release_old_files(vm, true);
   }
 }
 
 size_t uvm_trim(void) {
-  uvm::Vmalloc* vm = uvm::instance_if_ready();
+  uvm::Vmalloc* vm = uvm::instance_mended();
   if (vm == nullptr) return 0;
+  size_t before;
+  {
+    uvm::fork_guard g;
+    before = vm->memfd_bytes();
+    vm->purge_all();
+  }
+  uvm::release_old_files(vm, true);
   uvm::fork_guard g;
-  size_t before = vm->memfd_bytes();
-  vm->purge_all();
   size_t after = vm->memfd_bytes();
   return before > after ? before - after : 0;
 }

@@ -8,7 +8,9 @@
 // later ones land in private copies. After the fork both processes continue
 // with a new, empty pool file, since every free page of the old one could be
 // seen by the other process's mappings or reused by its pool. The old file
-// stays open only while areas or handles still have pages in it.
+// stays open only while areas or handles still have pages in it, and gives
+// back what this process no longer reads once the other side is gone
+// (fork_release.cc; each side's lock on it is made here).
 //
 // Allocations made shareable on purpose (vmalloc_user) keep their MAP_SHARED
 // mappings of their own files. Page handles from before the fork cannot be
@@ -53,16 +55,60 @@ void Vmalloc::fork_prepare() {
     std::lock_guard<std::mutex> g(nodes_[i].lazy.lock());
     nodes_[i].lazy.for_each([&](const vm_struct& vm) { remap_private(&vm); });
   }
+  hold_for_fork();
+}
+
+// Tokens for every file both sides map after the fork (fork_release.cc):
+// the current one, which both leave behind, and the old ones still held.
+// The child gets a lock of its own on each; where one cannot be made, it
+// keeps its copy of the parent's descriptor instead, which holds the
+// parent's lock for both, and neither side ever releases that file.
+void Vmalloc::hold_for_fork() {
+  std::lock_guard<std::mutex> g(gen_lock_);
+  forking_ = {};
+  if (pal::file_hold(pool_.fd(), pool_.id(), false, &forking_.token) == 0 &&
+      pal::file_hold(pool_.fd(), pool_.id(), true, &forking_.child) != 0)
+    forking_.shared = true;
+  for (old_file& f : old_files_)
+    if (f.refs > 0 && f.token.fd >= 0 && !f.shared &&
+        pal::file_hold(f.fd, f.id, true, &f.child) != 0)
+      f.shared = true;
+}
+
+// Each side keeps its own token and drops its copy of the other's.
+void Vmalloc::tokens_after_fork(old_file& f, bool child) {
+  if (f.token.fd < 0) return;
+  if (f.shared) {
+    if (child) f.token.map = nullptr;  // the parent's mapping was not inherited
+  } else if (child) {
+    pal::file_unhold(&f.token, false);
+    f.token = f.child;
+    pal::file_token_adopt(f.token);
+  } else {
+    pal::file_unhold(&f.child);
+  }
+  f.child = {};
+  f.scanned_ns = 0;
 }
 
 void Vmalloc::fork_switch(bool child, bool lost) {
   if (!lost) ++forks_;
   pal::file_id old_id = pool_.id();
+  if (!lost) {
+    std::lock_guard<std::mutex> g(gen_lock_);
+    for (old_file& f : old_files_)
+      if (f.refs > 0) tokens_after_fork(f, child);
+    tokens_after_fork(forking_, child);
+  }
+  // This side's token on the file it leaves (none when lost).
+  pal::file_token token = forking_.token;
+  bool shared = forking_.shared;
+  forking_ = {};
   int old;
   if (pool_.switch_file(child, lost, &old) != UVM_OK) {
     // No new pool file: reusing the old one would share pages with the other
     // process, so stop allocating (the shim falls through to the next
-    // allocator).
+    // allocator). The token stays held for good: this side still maps it.
     disabled_ = true;
     pool_.unlock_all();
     return;
@@ -86,11 +132,12 @@ void Vmalloc::fork_switch(bool child, bool lost) {
       // Lost: the number is not ours to close.
     } else if (refs == 0) {
       pal::close_owned(old, old_id);
+      pal::file_unhold(&token);
     } else {
       int slot = 0;
       while (slot < kMaxOldFiles && old_files_[slot].refs > 0) ++slot;
-      // With no slot left the file simply stays open for good.
-      if (slot < kMaxOldFiles) old_files_[slot] = {gen_, old, old_id, refs};
+      // With no slot left the file and its token simply stay open for good.
+      if (slot < kMaxOldFiles) old_files_[slot] = {gen_, old, old_id, refs, token, {}, shared, 0};
     }
     ++gen_;
   }
@@ -112,6 +159,7 @@ void Vmalloc::gen_put(uint32_t gen) {
   for (old_file& f : old_files_) {
     if (f.refs > 0 && f.gen == gen && --f.refs == 0) {
       pal::close_owned(f.fd, f.id);
+      pal::file_unhold(&f.token);
       f = {};
       return;
     }

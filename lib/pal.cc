@@ -191,6 +191,57 @@ void close_owned(int fd, const file_id& id) {
   if (same_file(fd, id)) close(fd);
 }
 
+int file_hold(int fd, const file_id& expect, bool for_child, file_token* out) {
+  char path[40];
+  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
+  int tfd = open(path, O_RDONLY | O_CLOEXEC);  // a new description of the same file
+  if (tfd < 0) return -errno;
+  file_token t;
+  t.fd = own_fd(tfd, &t.id);
+  struct flock fl = {};
+  fl.l_type = F_RDLCK;
+  fl.l_whence = SEEK_SET;
+  int err = 0;
+  if (t.id.dev != expect.dev || t.id.ino != expect.ino) {
+    err = ESTALE;  // the number was the program's file by now
+  } else if (fcntl(t.fd, F_OFD_SETLK, &fl) != 0) {
+    err = errno;
+  } else {
+    t.map = mmap(nullptr, kPageSize, PROT_NONE, MAP_SHARED, t.fd, 0);
+    if (t.map == MAP_FAILED) {
+      t.map = nullptr;
+      err = errno;
+    } else if (!for_child && madvise(t.map, kPageSize, MADV_DONTFORK) != 0) {
+      err = errno;
+    }
+  }
+  if (err != 0) {
+    file_unhold(&t);
+    return -err;
+  }
+  *out = t;
+  return 0;
+}
+
+void file_unhold(file_token* t, bool mapped) {
+  if (mapped && t->map != nullptr) munmap(t->map, kPageSize);
+  close_owned(t->fd, t->id);
+  *t = {};
+}
+
+void file_token_adopt(const file_token& t) {
+  if (t.map != nullptr) madvise(t.map, kPageSize, MADV_DONTFORK);
+}
+
+bool file_held_elsewhere(const file_token& t) {
+  if (t.fd < 0 || !same_file(t.fd, t.id)) return true;
+  struct flock fl = {};
+  fl.l_type = F_WRLCK;  // conflicts with every read lock but this description's own
+  fl.l_whence = SEEK_SET;
+  if (fcntl(t.fd, F_OFD_GETLK, &fl) != 0) return true;
+  return fl.l_type != F_UNLCK;
+}
+
 bool fd_owned(int fd) {
   if (fd < 0 || !g_owned_init.load(std::memory_order_acquire)) return false;
   for (const auto& s : g_owned)
@@ -219,6 +270,36 @@ int file_punch(int fd, size_t off, size_t len) {
   if (injected(fault::punch, &err)) return -err;
   int mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
   return fallocate(fd, mode, static_cast<off_t>(off), static_cast<off_t>(len)) == 0 ? 0 : -errno;
+}
+
+int for_each_file_backed(uintptr_t addr, size_t len, void (*fn)(void*, size_t, size_t), void* ctx) {
+  int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -errno;
+  constexpr uint64_t kPresent = 1ull << 63, kSwapped = 1ull << 62, kFile = 1ull << 61;
+  constexpr size_t kChunk = 512;
+  uint64_t ent[kChunk];
+  size_t pages = len / kPageSize, run = 0;  // run: pages of the current piece
+  int rc = 0;
+  for (size_t base = 0; base < pages && rc == 0; base += kChunk) {
+    size_t n = std::min(kChunk, pages - base);
+    off_t at = static_cast<off_t>((addr / kPageSize + base) * sizeof(uint64_t));
+    if (pread(fd, ent, n * sizeof(uint64_t), at) != static_cast<ssize_t>(n * sizeof(uint64_t))) {
+      rc = -EIO;
+      break;
+    }
+    for (size_t i = 0; i < n; ++i) {
+      bool copy = (ent[i] & (kPresent | kSwapped)) != 0 && (ent[i] & kFile) == 0;
+      if (!copy) {
+        ++run;
+        continue;
+      }
+      if (run != 0) fn(ctx, (base + i - run) * kPageSize, (base + i) * kPageSize);
+      run = 0;
+    }
+  }
+  if (rc == 0 && run != 0) fn(ctx, (pages - run) * kPageSize, pages * kPageSize);
+  close(fd);
+  return rc;
 }
 
 size_t file_allocated(int fd) {

@@ -54,6 +54,29 @@ int own_fd(int fd, file_id* id);
 bool same_file(int fd, const file_id& id);
 // Close a registered descriptor, but only while it is still that file.
 void close_owned(int fd, const file_id& id);
+// Who else maps a pool file left behind by fork(): every process that maps
+// one holds a read lock on it through an open file description of its own.
+// An OFD lock lasts as long as its description, and a small PROT_NONE
+// mapping made through the description keeps that alive after a program's
+// close_range() took the descriptor: the lock goes at exit, at exec, or at
+// file_unhold(). file_hold() makes such a token for `fd` (which must still
+// be the file `expect`), or returns -errno; a token for a fork child's side
+// keeps its mapping across fork(), the parent's own does not
+// (MADV_DONTFORK). file_held_elsewhere() is true while another description
+// holds a lock, and whenever it cannot tell (its descriptor is not the file
+// any more, or fcntl fails).
+struct file_token {
+  int fd = -1;
+  file_id id;
+  void* map = nullptr;
+};
+int file_hold(int fd, const file_id& expect, bool for_child, file_token* out);
+// Release the token; `mapped` is false for a copy inherited from the other
+// side of a fork, whose mapping this process does not have.
+void file_unhold(file_token* t, bool mapped = true);
+bool file_held_elsewhere(const file_token& t);
+// In the child: its side's token becomes its own, not passed on at its forks.
+void file_token_adopt(const file_token& t);
 // True when `fd` is one uvmalloc registered (async-signal-safe, lock-free).
 bool fd_owned(int fd);
 // True when some registered descriptor is above `fd`.
@@ -64,6 +87,12 @@ int file_set_size(int fd, size_t size);
 // Free the pages of [off, off + len) (PUNCH_HOLE|KEEP_SIZE): the only way to
 // hand memfd memory back; MADV_DONTNEED only drops the mapping.
 int file_punch(int fd, size_t off, size_t len);
+// Call fn(ctx, from, to) for each piece [from, to) of [addr, addr + len)
+// (byte offsets into it) whose pages may still read the file they map:
+// every page but this process's private copies (/proc/self/pagemap: present
+// or swapped, and not a file page), made by writes since a MAP_PRIVATE
+// mapping of the file was made. -errno when pagemap cannot be read.
+int for_each_file_backed(uintptr_t addr, size_t len, void (*fn)(void*, size_t, size_t), void* ctx);
 // Bytes the file really holds (st_blocks).
 size_t file_allocated(int fd);
 // True when the file's filesystem has a size limit (a /dev/shm file), so a

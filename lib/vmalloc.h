@@ -136,6 +136,15 @@ class Vmalloc {
     purge();
     pool_.release_all();
   }
+  // fork_release.cc: give back the pages of pool files left by fork() that
+  // no other process maps any more and this one does not read either (its
+  // blocks' private copies, freed blocks). Unless `now`, each file is looked
+  // at no more than once per old_file_pace_ns(). Returns the bytes given
+  // back. The caller holds every other operation off (the fork barrier's
+  // writer side), so no block changes its pages meanwhile.
+  size_t release_old_files(bool now);
+  // Cheap, under an operation: whether release_old_files(false) has work.
+  bool old_files_due() const;
 
   // The vmalloc space, fixed at init.
   uintptr_t space_start() const { return space_.start(); }
@@ -256,13 +265,28 @@ class Vmalloc {
   bool thp_ = false;
 
   // Pool files left behind by fork(): their pages stay until the last area or
-  // handle in them goes.
+  // handle in them goes. `token` holds this process's read lock on the file
+  // (pal::file_hold); once no other process holds one, release_old_files()
+  // may give back what no block of this process reads. Without a token, or
+  // `shared` (a token that also stands for another process), never.
   struct old_file {
     uint32_t gen;
     int fd;
     pal::file_id id;
     long refs;
+    pal::file_token token;
+    pal::file_token child;  // between fork_prepare and fork_switch: the next child's
+    bool shared = false;
+    uint64_t scanned_ns = 0;
   };
+  // The current pool file's two tokens while a fork is under way (made
+  // before it, so that neither side can look before the other holds its
+  // lock); they go to its old_file entry on both sides.
+  old_file forking_ = {};
+  void hold_for_fork();
+  void tokens_after_fork(old_file& f, bool child);
+  size_t release_old_file(const old_file& f);
+  uint64_t old_file_pace_ns() const;
   static constexpr int kMaxOldFiles = 64;
   uint32_t gen_ = 0;
   mutable std::mutex gen_lock_;
