@@ -10,7 +10,7 @@ pkgs=(
   liburing-dev libgtest-dev googletest libbenchmark-dev
   libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
   libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4
-  zstd xz-utils sqlite3 python3
+  zstd xz-utils sqlite3 python3 git
   gnuplot-nox
 )
 missing=()

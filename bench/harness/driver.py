@@ -62,9 +62,10 @@ WORKLOADS = [
     ("i", "zstd", "zstd -3 --long=31 -T2 of generated text", "64 MiB / 200 MiB"),
     ("j", "xz", "xz -9 -T1 of generated text", "1 MiB / 8 MiB"),
     ("k", "sort", "LC_ALL=C sort --parallel=2 -S 200M of generated lines", "32 MiB / 100 MiB"),
+    ("m", "git_repack", "git repack -adf (2 threads) of a generated repository", "16 x 1 / 4 MiB files, 4 / 6 commits"),
     ("l", "small_pairs", "malloc+free of 8..1024 bytes: the shim's cost where it does nothing", "20M / 100M pairs"),
 ]
-PROGRAMS = {"zstd", "xz", "sort"}
+PROGRAMS = {"zstd", "xz", "sort", "git_repack"}
 
 
 def fail(msg):
@@ -187,6 +188,8 @@ class Harness:
         for k in ("zstd", "xz", "sort"):
             with open(os.path.join(args.data, k + ".sha256")) as f:
                 self.expect[k] = f.read().strip()
+        with open(os.path.join(args.data, "repo.objects")) as f:
+            self.expect["git_repack"] = f.read().strip()
         self.rows = []
 
     def command(self, wname):
@@ -199,6 +202,8 @@ class Harness:
         if wname == "sort":
             return ["sort", "--parallel=2", "-S", "200M", "-o", os.path.join(s, "out.sort"),
                     os.path.join(d, "sort.in")], None
+        if wname == "git_repack":
+            return ["git", "-C", os.path.join(d, "repo.git"), "-c", "pack.threads=2", "repack", "-adfq"], None
         if wname == "xthread_churn":
             return [os.path.join(a.bin, "xthread_churn"), a.mode, "2"], None
         if wname == "xthread_churn_1t":
@@ -213,6 +218,16 @@ class Harness:
             got = sha256_stream(["xz", "-d", "-c", os.path.join(s, "out.xz")])
         elif wname == "sort":
             got = sha256_file(os.path.join(s, "out.sort"))
+        elif wname == "git_repack":
+            # One pack with every object, each of which reads back (fsck).
+            repo = os.path.join(self.args.data, "repo.git")
+            if subprocess.run(["git", "-C", repo, "fsck", "--no-progress", "--no-dangling"],
+                              capture_output=True, env=clean_env()).returncode != 0:
+                return "git fsck failed after the repack"
+            packs = [f for f in os.listdir(os.path.join(repo, "objects", "pack")) if f.endswith(".pack")]
+            got = sh(f"git -C {repo} rev-list --objects --all | wc -l")
+            if len(packs) != 1:
+                return f"{len(packs)} packs after the repack"
         else:
             return None
         for f in ("out.zst", "out.xz", "out.sort"):

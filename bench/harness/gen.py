@@ -11,12 +11,19 @@
   sort.sha256  the SHA-256 of sort.in sorted by bytes (LC_ALL=C order),
            computed here, independently of sort(1)
   *.sha256 of zstd.in and xz.in, for the round-trip checks
+  repo.git a bare git repository for `git repack -adf`: 16 files of the
+           same kind of text (1 MiB each quick, 4 MiB full) over 4 / 6
+           commits that each rewrite stretches of half the files, made with
+           git fast-import (fixed dates, so the same objects every time);
+           repo.objects is its object count, for the check after a repack
 
 usage: gen.py quick|full DIR
 """
 import hashlib
 import os
 import random
+import shutil
+import subprocess
 import sys
 
 MiB = 1 << 20
@@ -95,6 +102,47 @@ def sort_input(rng, words, nbytes):
     return lines
 
 
+def edit(rng, pool, body):
+    """The file with a few stretches rewritten and one inserted."""
+    out = bytearray(body)
+    for _ in range(4):
+        n = rng.randint(4096, 64 * 1024)
+        at = rng.randrange(0, max(1, len(out) - n))
+        out[at:at + n] = text_chunk(rng, pool, n)
+    at = rng.randrange(0, len(out))
+    out[at:at] = text_chunk(rng, pool, rng.randint(1024, 16 * 1024))
+    return bytes(out)
+
+
+def git_repo(out, rng, pool, file_size, commits):
+    """A bare repository made by git fast-import; returns its object count."""
+    repo = os.path.join(out, "repo.git")
+    shutil.rmtree(repo, ignore_errors=True)
+    env = dict(os.environ, GIT_CONFIG_NOSYSTEM="1", HOME=out)
+    subprocess.run(["git", "init", "-q", "--bare", repo], check=True, env=env)
+    files = [text_chunk(rng, pool, file_size) for _ in range(16)]
+    p = subprocess.Popen(["git", "-C", repo, "fast-import", "--quiet"], stdin=subprocess.PIPE, env=env)
+    for c in range(commits):
+        changed = range(16) if c == 0 else sorted(rng.sample(range(16), 8))
+        msg = b"commit %d\n" % c
+        p.stdin.write(b"commit refs/heads/main\nmark :%d\n" % (c + 1))
+        p.stdin.write(b"committer gen <gen@example.org> %d +0000\n" % (1700000000 + c * 3600))
+        p.stdin.write(b"data %d\n%s" % (len(msg), msg))
+        if c > 0:
+            p.stdin.write(b"from :%d\n" % c)
+        for i in changed:
+            if c > 0:
+                files[i] = edit(rng, pool, files[i])
+            p.stdin.write(b"M 100644 inline f%02d.txt\ndata %d\n" % (i, len(files[i])))
+            p.stdin.write(files[i] + b"\n")
+    p.stdin.close()
+    if p.wait() != 0:
+        sys.exit("gen.py: git fast-import failed")
+    objects = subprocess.run(["git", "-C", repo, "rev-list", "--objects", "--all"], check=True, env=env,
+                             capture_output=True).stdout.count(b"\n")
+    return objects
+
+
 def main():
     if len(sys.argv) != 3 or sys.argv[1] not in ("quick", "full"):
         sys.exit(__doc__)
@@ -116,6 +164,11 @@ def main():
     with open(os.path.join(out, "xz.sha256"), "w") as f:
         f.write(hashlib.sha256(xz).hexdigest() + "\n")
     del data, xz
+
+    objects = git_repo(out, random.Random(11), line_pool(random.Random(12), words, 50000),
+                       (4 if full else 1) * MiB, 6 if full else 4)
+    with open(os.path.join(out, "repo.objects"), "w") as f:
+        f.write("%d\n" % objects)
 
     lines = sort_input(random.Random(7), words, (100 if full else 32) * MiB)
     with open(os.path.join(out, "sort.in"), "wb") as f:
