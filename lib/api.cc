@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <cstddef>
 #include <cstring>
 #include <mutex>
 #include <new>
@@ -50,6 +51,25 @@ size_t release_old_files(Vmalloc* vm, bool now) {
   return freed;
 }
 
+// uvm_purge() and uvm_trim(): every cache, then the files forks left.
+size_t trim(bool count) {
+  Vmalloc* vm = instance_mended();
+  if (vm == nullptr) return 0;
+  size_t before = 0;
+  bool old_due;
+  {
+    fork_guard g;
+    if (count) before = vm->memfd_bytes();
+    vm->purge_all();
+    old_due = vm->old_files_due(true);
+  }
+  if (old_due) release_old_files(vm, true);
+  if (!count) return 0;
+  fork_guard g;
+  size_t after = vm->memfd_bytes();
+  return before > after ? before - after : 0;
+}
+
 // The purge worker's round (purge_worker.h), run as an operation.
 bool purge_due() {
   Vmalloc* vm = g_vm.load(std::memory_order_acquire);
@@ -58,7 +78,7 @@ bool purge_due() {
   {
     fork_guard g;
     more = vm->decay();
-    if (!vm->old_files_due()) return more;
+    if (!vm->old_files_due(false)) return more;
   }
   release_old_files(vm, false);
   return more;
@@ -119,15 +139,14 @@ void mend(Vmalloc* vm) {
     g_fork_barrier.reset_in_child();
     fork_prepare();
     fork_child();
+    // The parent made no lock for this fork and still uses the file this
+    // child just left: nothing this child left behind may ever be released.
+    vm->keep_old_files();
     return;
   }
   g_fork_barrier.lock();
   if (vm->pool_lost()) vm->replace_lost_file();
   g_fork_barrier.unlock();
-}
-
-int to_errno(int status) {
-  return status == UVM_EINVAL ? EINVAL : ENOMEM;
 }
 
 void warn(const char* msg) {
@@ -225,6 +244,10 @@ fork_guard::~fork_guard() {
   g_fork_barrier.leave(slot_);
 }
 
+int status_errno(int status) {
+  return status == UVM_EINVAL ? EINVAL : ENOMEM;
+}
+
 size_t large_threshold() {
   if (Vmalloc* vm = instance_if_ready()) return vm->config().threshold;
   std::lock_guard<std::mutex> g(g_init_lock);
@@ -253,7 +276,7 @@ void* alloc(size_t size, size_t align, unsigned flags, const void* caller) {
     fork_guard g;
     p = vm->alloc(size, align, flags, caller, &status);
   }
-  if (p == nullptr) errno = to_errno(status);
+  if (p == nullptr) errno = status_errno(status);
   return p;
 }
 
@@ -281,7 +304,7 @@ void* realloc(void* p, size_t size, const void* caller, const char* call) {
     errno = EINVAL;
     return nullptr;
   }
-  if (q == nullptr && status != UVM_OK) errno = to_errno(status);
+  if (q == nullptr && status != UVM_OK) errno = status_errno(status);
   return q;
 }
 
@@ -396,6 +419,11 @@ void uvm_vmalloc_info(FILE* out) {
   }
 }
 
+// struct uvm_stats is ABI for C callers: fields are only ever appended.
+static_assert(offsetof(struct uvm_stats, async) == 24 * sizeof(size_t) &&
+                  offsetof(struct uvm_stats, footprint) == 28 * sizeof(size_t),
+              "uvm_stats changed layout: append new fields at its end");
+
 int uvm_stats(struct uvm_stats* out) {
   memset(out, 0, sizeof *out);
   uvm::pal::process_rss(&out->rss_anon, &out->rss_file);
@@ -484,28 +512,11 @@ int uvm_configure(const char* conf) {
 }
 
 void uvm_purge(void) {
-  if (uvm::Vmalloc* vm = uvm::instance_mended()) {
-    {
-      uvm::fork_guard g;
-      vm->purge_all();
-    }
-    uvm::release_old_files(vm, true);
-  }
+  uvm::trim(false);
 }
 
 size_t uvm_trim(void) {
-  uvm::Vmalloc* vm = uvm::instance_mended();
-  if (vm == nullptr) return 0;
-  size_t before;
-  {
-    uvm::fork_guard g;
-    before = vm->memfd_bytes();
-    vm->purge_all();
-  }
-  uvm::release_old_files(vm, true);
-  uvm::fork_guard g;
-  size_t after = vm->memfd_bytes();
-  return before > after ? before - after : 0;
+  return uvm::trim(true);
 }
 
 }  // extern "C"

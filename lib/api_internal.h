@@ -4,6 +4,7 @@
 
 #include <signal.h>
 
+#include <cerrno>
 #include <cstddef>
 #include <cstdint>
 
@@ -35,6 +36,28 @@ Vmalloc* instance_if_ready();
 // The same, after mending a fork without handlers or a lost pool descriptor
 // (api.cc mend()): what every operation that may use pages calls.
 Vmalloc* instance_mended();
+
+// The errno for a failed call's UVM_* status.
+int status_errno(int status);
+
+// An operation that makes something: `op(vm, &status)` on the instance under
+// a fork_guard, null with errno set when it (or the instance) fails.
+template <typename T, typename Op>
+T* make_or_errno(Op op) {
+  Vmalloc* vm = instance();
+  if (vm == nullptr) {
+    errno = ENOMEM;
+    return nullptr;
+  }
+  int status = 0;
+  T* made;
+  {
+    fork_guard g;
+    made = op(vm, &status);
+  }
+  if (made == nullptr) errno = status_errno(status);
+  return made;
+}
 
 // The fork handlers (pthread_atfork), for the shim's _Fork().
 void fork_prepare();

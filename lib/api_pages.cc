@@ -8,33 +8,13 @@
 #include "uvmalloc/uvmalloc.h"
 #include "vmalloc.h"
 
-namespace {
-
-int errno_of(int status) {
-  return status == UVM_EINVAL ? EINVAL : ENOMEM;
-}
-
-uvm::Vmalloc* need_instance() {
-  uvm::Vmalloc* vm = uvm::instance();
-  if (vm == nullptr) errno = ENOMEM;
-  return vm;
-}
-
-}  // namespace
+using uvm::make_or_errno;
+using uvm::Vmalloc;
 
 extern "C" {
 
 uvm_pages* uvm_alloc_pages(size_t n) {
-  uvm::Vmalloc* vm = need_instance();
-  if (vm == nullptr) return nullptr;
-  int status;
-  uvm_pages* h;
-  {
-    uvm::fork_guard g;
-    h = vm->alloc_pages(n, &status);
-  }
-  if (h == nullptr) errno = errno_of(status);
-  return h;
+  return make_or_errno<uvm_pages>([&](Vmalloc* vm, int* st) { return vm->alloc_pages(n, st); });
 }
 
 void uvm_free_pages(uvm_pages* pages) {
@@ -50,16 +30,9 @@ size_t uvm_pages_count(const uvm_pages* pages) {
 }
 
 __attribute__((noinline)) void* uvm_vmap(uvm_pages* const* pages, size_t count, unsigned flags) {
-  uvm::Vmalloc* vm = need_instance();
-  if (vm == nullptr) return nullptr;
-  int status;
-  void* p;
-  {
-    uvm::fork_guard g;
-    p = vm->vmap(pages, count, flags, __builtin_return_address(0), &status);
-  }
-  if (p == nullptr) errno = errno_of(status);
-  return p;
+  const void* caller = __builtin_return_address(0);
+  return make_or_errno<void>(
+      [&](Vmalloc* vm, int* st) { return vm->vmap(pages, count, flags, caller, st); });
 }
 
 void uvm_vunmap(void* addr) {
@@ -74,16 +47,8 @@ void uvm_vunmap(void* addr) {
 }
 
 void* uvm_vm_map_ram(uvm_pages* const* pages, size_t count) {
-  uvm::Vmalloc* vm = need_instance();
-  if (vm == nullptr) return nullptr;
-  int status;
-  void* p;
-  {
-    uvm::fork_guard g;
-    p = vm->vm_map_ram(pages, count, &status);
-  }
-  if (p == nullptr) errno = errno_of(status);
-  return p;
+  return make_or_errno<void>(
+      [&](Vmalloc* vm, int* st) { return vm->vm_map_ram(pages, count, st); });
 }
 
 void uvm_vm_unmap_ram(void* addr, size_t pages) {
@@ -105,16 +70,9 @@ int uvm_vmalloc_to_page(const void* addr, struct uvm_page_info* info) {
 }
 
 __attribute__((noinline)) void* uvm_vmalloc_user(size_t size) {
-  uvm::Vmalloc* vm = need_instance();
-  if (vm == nullptr) return nullptr;
-  int status;
-  void* p;
-  {
-    uvm::fork_guard g;
-    p = vm->alloc_user(size, __builtin_return_address(0), &status);
-  }
-  if (p == nullptr) errno = errno_of(status);
-  return p;
+  const void* caller = __builtin_return_address(0);
+  return make_or_errno<void>(
+      [&](Vmalloc* vm, int* st) { return vm->alloc_user(size, caller, st); });
 }
 
 int uvm_export(const void* p, struct uvm_export* out) {

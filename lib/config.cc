@@ -71,6 +71,7 @@ int parse_config(const char* conf, vm_config* cfg, void (*warn)(const char* msg)
   while (conf != nullptr && *conf != 0) {
     const char* end = strchr(conf, ',');
     size_t len = end ? static_cast<size_t>(end - conf) : strlen(conf);
+    // NOLINTNEXTLINE(bugprone-not-null-terminated-result): a search, not a copy
     const char* colon = static_cast<const char*>(memchr(conf, ':', len));
     if (len == 0) {
       conf = end ? end + 1 : nullptr;

@@ -60,30 +60,34 @@ void Vmalloc::fork_prepare() {
 
 // Tokens for every file both sides map after the fork (fork_release.cc):
 // the current one, which both leave behind, and the old ones still held.
-// The child gets a lock of its own on each; where one cannot be made, it
-// keeps its copy of the parent's descriptor instead, which holds the
-// parent's lock for both, and neither side ever releases that file.
+// The child gets a lock of its own on each. Where one cannot be made, the
+// file is `shared`: the child inherits the parent's token, mapping and all,
+// which holds the parent's lock alive for both, and neither side ever
+// releases that file.
 void Vmalloc::hold_for_fork() {
   std::lock_guard<std::mutex> g(gen_lock_);
   forking_ = {};
   if (pal::file_hold(pool_.fd(), pool_.id(), false, &forking_.token) == 0 &&
       pal::file_hold(pool_.fd(), pool_.id(), true, &forking_.child) != 0)
     forking_.shared = true;
-  for (old_file& f : old_files_)
-    if (f.refs > 0 && f.token.fd >= 0 && !f.shared &&
-        pal::file_hold(f.fd, f.id, true, &f.child) != 0)
-      f.shared = true;
+  if (forking_.shared) pal::file_token_pass_on(forking_.token, true);
+  for (old_file& f : old_files_) {
+    if (f.refs <= 0 || f.token.fd < 0) continue;
+    if (!f.shared && pal::file_hold(f.fd, f.id, true, &f.child) != 0) f.shared = true;
+    if (f.shared) pal::file_token_pass_on(f.token, true);
+  }
 }
 
-// Each side keeps its own token and drops its copy of the other's.
+// Each side keeps its own token and drops its copy of the other's (in the
+// child, the parent's descriptor only: its mapping was not inherited).
 void Vmalloc::tokens_after_fork(old_file& f, bool child) {
   if (f.token.fd < 0) return;
   if (f.shared) {
-    if (child) f.token.map = nullptr;  // the parent's mapping was not inherited
+    if (!child) pal::file_token_pass_on(f.token, false);
   } else if (child) {
-    pal::file_unhold(&f.token, false);
+    pal::file_unhold(&f.token);
     f.token = f.child;
-    pal::file_token_adopt(f.token);
+    pal::file_token_adopt(&f.token);
   } else {
     pal::file_unhold(&f.child);
   }
@@ -92,7 +96,6 @@ void Vmalloc::tokens_after_fork(old_file& f, bool child) {
 }
 
 void Vmalloc::fork_switch(bool child, bool lost) {
-  if (!lost) ++forks_;
   pal::file_id old_id = pool_.id();
   if (!lost) {
     std::lock_guard<std::mutex> g(gen_lock_);
@@ -108,8 +111,15 @@ void Vmalloc::fork_switch(bool child, bool lost) {
   if (pool_.switch_file(child, lost, &old) != UVM_OK) {
     // No new pool file: reusing the old one would share pages with the other
     // process, so stop allocating (the shim falls through to the next
-    // allocator). The token stays held for good: this side still maps it.
+    // allocator). Every block now counts as an older file's, so that
+    // nothing this side frees is punched or reused either: the other side
+    // still reads those pages. The file (still the pool's) and the token
+    // stay open for good.
     disabled_ = true;
+    {
+      std::lock_guard<std::mutex> g(gen_lock_);
+      ++gen_;
+    }
     pool_.unlock_all();
     return;
   }
@@ -137,7 +147,8 @@ void Vmalloc::fork_switch(bool child, bool lost) {
       int slot = 0;
       while (slot < kMaxOldFiles && old_files_[slot].refs > 0) ++slot;
       // With no slot left the file and its token simply stay open for good.
-      if (slot < kMaxOldFiles) old_files_[slot] = {gen_, old, old_id, refs, token, {}, shared, 0};
+      if (slot < kMaxOldFiles)
+        old_files_[slot] = {gen_, old, old_id, refs, token, {}, shared, 0, 0};
     }
     ++gen_;
   }
@@ -157,6 +168,7 @@ size_t Vmalloc::memfd_bytes() const {
 void Vmalloc::gen_put(uint32_t gen) {
   std::lock_guard<std::mutex> g(gen_lock_);
   for (old_file& f : old_files_) {
+    if (f.refs > 0 && f.gen == gen) f.fruitless = 0;  // a freed block: worth a look again
     if (f.refs > 0 && f.gen == gen && --f.refs == 0) {
       pal::close_owned(f.fd, f.id);
       pal::file_unhold(&f.token);

@@ -20,6 +20,7 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <bit>
 
 #include "pal.h"
 #include "vmalloc.h"
@@ -43,7 +44,16 @@ class page_bitmap {
   void set(size_t from, size_t to) {
     for (size_t i = from; i < std::min(to, pages_); ++i) bits_[i / 64] |= uint64_t{1} << (i % 64);
   }
-  bool test(size_t i) const { return (bits_[i / 64] >> (i % 64)) & 1; }
+  // The first page at or after `i` whose bit is `v`, or pages().
+  size_t next(size_t i, bool v) const {
+    while (i < pages_) {
+      uint64_t w = v ? bits_[i / 64] : ~bits_[i / 64];
+      w &= ~uint64_t{0} << (i % 64);
+      if (w != 0) return std::min(pages_, i / 64 * 64 + static_cast<size_t>(std::countr_zero(w)));
+      i = (i / 64 + 1) * 64;
+    }
+    return pages_;
+  }
 
  private:
   size_t pages_;
@@ -71,21 +81,35 @@ void mark_needed(void* ctx, size_t from, size_t to) {
 
 }  // namespace
 
-uint64_t Vmalloc::old_file_pace_ns() const {
-  // Each look stops every thread for a pagemap walk of the file's blocks.
-  return std::max<uint64_t>(1000, 2 * config().pool.decay_ms) * 1000000;
+uint64_t Vmalloc::old_file_pace_ns(const old_file& f) const {
+  // Each look stops every thread for a pagemap walk of the file's blocks:
+  // looks that found nothing to give back come ever more seldom.
+  uint64_t base = std::max<uint64_t>(1000, 2 * config().pool.decay_ms) * 1000000;
+  return base << std::min(f.fruitless, 4u);
 }
 
 // A file is due when it was not scanned for a while and is ours alone now;
-// finding that out costs two system calls, and no other thread waits.
-bool Vmalloc::old_files_due() const {
-  uint64_t now = pal::coarse_ns();
-  std::lock_guard<std::mutex> g(gen_lock_);
-  for (const old_file& f : old_files_)
-    if (f.refs > 0 && f.token.fd >= 0 && !f.shared && now - f.scanned_ns >= old_file_pace_ns() &&
-        !pal::file_held_elsewhere(f.token))
-      return true;
+// finding that out costs two system calls, made outside gen_lock_.
+bool Vmalloc::old_files_due(bool now) const {
+  uint64_t t = pal::coarse_ns();
+  pal::file_token due[kMaxOldFiles];
+  int n = 0;
+  {
+    std::lock_guard<std::mutex> g(gen_lock_);
+    for (const old_file& f : old_files_)
+      if (f.refs > 0 && f.token.fd >= 0 && !f.shared &&
+          (now || t - f.scanned_ns >= old_file_pace_ns(f)))
+        due[n++] = f.token;
+  }
+  for (int i = 0; i < n; ++i)
+    if (!pal::file_held_elsewhere(due[i])) return true;
   return false;
+}
+
+void Vmalloc::keep_old_files() {
+  std::lock_guard<std::mutex> g(gen_lock_);
+  for (old_file& f : old_files_)
+    if (f.refs > 0) f.shared = true;
 }
 
 size_t Vmalloc::release_old_files(bool now) {
@@ -98,16 +122,37 @@ size_t Vmalloc::release_old_files(bool now) {
       f = old_files_[i];
     }
     if (f.refs <= 0 || f.token.fd < 0 || f.shared ||
-        (!now && t - f.scanned_ns < old_file_pace_ns()))
+        (!now && t - f.scanned_ns < old_file_pace_ns(f)))
       continue;
     if (!pal::same_file(f.fd, f.id) || pal::file_held_elsewhere(f.token)) continue;
-    {
-      std::lock_guard<std::mutex> g(gen_lock_);
-      old_files_[i].scanned_ns = t;
-    }
-    freed += release_old_file(f);
+    size_t got = release_old_file(f);
+    freed += got;
+    std::lock_guard<std::mutex> g(gen_lock_);
+    old_files_[i].scanned_ns = t;
+    old_files_[i].fruitless = got != 0 ? 0 : old_files_[i].fruitless + 1;
   }
   return freed;
+}
+
+// Every VMAP_VMALLOC block of the file's generation, or none when something
+// else (a page handle, a lazily freed area) still has pages in it too.
+template <typename Fn>
+bool Vmalloc::for_each_old_block(const old_file& f, Fn fn) {
+  long blocks = 0;
+  auto mine = [&](const vmap_area& a) {
+    auto* vm = static_cast<const vm_struct*>(a.vm);
+    return a.flags == VMAP_VMALLOC && vm != nullptr && !(vm->flags & VM_USERMAP) &&
+           vm->gen == f.gen;
+  };
+  space_.lock_all();
+  space_.for_each_busy_locked([&](const vmap_area& a) { blocks += mine(a) ? 1 : 0; });
+  bool all = blocks == f.refs;
+  if (all)
+    space_.for_each_busy_locked([&](const vmap_area& a) {
+      if (mine(a)) fn(static_cast<const vm_struct*>(a.vm));
+    });
+  space_.unlock_all();
+  return all;
 }
 
 size_t Vmalloc::release_old_file(const old_file& f) {
@@ -115,31 +160,19 @@ size_t Vmalloc::release_old_file(const old_file& f) {
   if (fstat(f.fd, &st) != 0) return 0;
   page_bitmap needed(static_cast<size_t>(st.st_size) / pal::kPageSize);
   if (!needed.ok()) return 0;
-  long blocks = 0;
   bool known = true;
-  space_.lock_all();
-  space_.for_each_busy_locked([&](const vmap_area& a) {
-    auto* vm = static_cast<const vm_struct*>(a.vm);
-    if (a.flags != VMAP_VMALLOC || vm == nullptr || (vm->flags & VM_USERMAP) || vm->gen != f.gen)
-      return;
-    ++blocks;
+  bool all = for_each_old_block(f, [&](const vm_struct* vm) {
     block_pieces b = {vm, &needed};
     size_t len = 0;
     for (unsigned i = 0; i < vm->nr_runs; ++i) len += vm->runs[i].len;
     if (pal::for_each_file_backed(vm->addr, len, mark_needed, &b) != 0) known = false;
   });
-  space_.unlock_all();
-  if (!known || blocks != f.refs) return 0;
+  if (!all || !known) return 0;
   size_t before = pal::file_allocated(f.fd);
-  for (size_t i = 0; i < needed.pages();) {
-    if (needed.test(i)) {
-      ++i;
-      continue;
-    }
-    size_t j = i;
-    while (j < needed.pages() && !needed.test(j)) ++j;
+  for (size_t i = needed.next(0, false); i < needed.pages();) {
+    size_t j = needed.next(i, true);
     pal::file_punch(f.fd, i * pal::kPageSize, (j - i) * pal::kPageSize);
-    i = j;
+    i = needed.next(j, false);
   }
   size_t after = pal::file_allocated(f.fd);
   return before > after ? before - after : 0;

@@ -2,6 +2,10 @@
 // kmem_cache). Slabs come straight from pal::map_anon, never from malloc, so
 // the library can sit underneath a malloc shim. Slabs are kept for the life of
 // the process; freed objects go on a free list for reuse.
+//
+// Locking: lock_ guards the free list, the bump range and the counts. Every
+// caller is inside an operation, which the fork barrier holds off across
+// fork(), so no thread is ever inside a cache when the child is made.
 #pragma once
 
 #include <cstddef>
@@ -20,9 +24,6 @@ class kmem_cache {
   void free(void* obj);
 
   const char* name() const { return name_; }
-  // Held across fork() so the child's copy is consistent.
-  void lock() { lock_.lock(); }
-  void unlock() { lock_.unlock(); }
   size_t in_use() const;
   size_t slab_bytes() const;
 
@@ -57,8 +58,6 @@ class kmem_cache_of {
     cache_.free(obj);
   }
   size_t in_use() const { return cache_.in_use(); }
-  void lock() { cache_.lock(); }
-  void unlock() { cache_.unlock(); }
 
  private:
   kmem_cache cache_;

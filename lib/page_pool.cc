@@ -11,7 +11,6 @@
 namespace uvm {
 namespace {
 
-constexpr size_t P = pal::kPageSize;
 // Refill writes zeros (so that mapping the pages later only maps them), at
 // most this much per operation.
 constexpr size_t kRefillChunk = pal::kZeroChunk;
@@ -21,16 +20,17 @@ constexpr size_t kGrowStep = size_t{1} << 30;  // file size grows in sparse 1 Gi
 // What an io_uring operation is for, and its run in pages (31 bits each).
 enum class job : uint64_t { refill = 0, punch = 1 };
 uint64_t make_tag(job j, size_t off, size_t len) {
-  return (static_cast<uint64_t>(j) << 62) | (uint64_t{off / P} << 31) | (len / P);
+  return (static_cast<uint64_t>(j) << 62) | (uint64_t{off / pal::kPageSize} << 31) |
+         (len / pal::kPageSize);
 }
 job tag_job(uint64_t tag) {
   return static_cast<job>(tag >> 62);
 }
 size_t tag_off(uint64_t tag) {
-  return ((tag >> 31) & 0x7fffffff) * P;
+  return ((tag >> 31) & 0x7fffffff) * pal::kPageSize;
 }
 size_t tag_len(uint64_t tag) {
-  return (tag & 0x7fffffff) * P;
+  return (tag & 0x7fffffff) * pal::kPageSize;
 }
 
 }  // namespace
@@ -72,6 +72,8 @@ int PagePool::map_private(void* addr, page_run run) const {
 }
 
 int PagePool::init(const pool_config& cfg) {
+  // An io_uring tag holds an offset and a length in pages, 31 bits each.
+  static_assert(kOffsetSpace / pal::kPageSize <= (uint64_t{1} << 31), "offsets outgrow make_tag()");
   cfg_ = cfg;
   warm_.set_merge_window(decay_step());  // pages freed apart in time decay apart
   fd_ = pal::page_file_create("uvmalloc");
@@ -200,7 +202,7 @@ void PagePool::trim_locked() {
   while (warm_.bytes() > cap) {
     vmap_area* va = warm_.last();
     size_t excess = warm_.bytes() - cap;
-    size_t len = std::min(va->size(), (excess + P - 1) / P * P);
+    size_t len = std::min(va->size(), pal::page_align(excess));
     size_t off = va->va_end - len;
     if (warm_.alloc_fixed(off, len) != UVM_OK || !release_locked(off, len)) break;
   }
@@ -217,9 +219,9 @@ void PagePool::refill_locked() {
   size_t target = std::min({refill_want_, cfg_.refill, cap_locked()});
   while (warm_.bytes() + st_.in_flight < target) {
     size_t len = std::min(kRefillChunk, target - warm_.bytes() - st_.in_flight);
-    len = (len + P - 1) / P * P;
+    len = pal::page_align(len);
     size_t off;
-    if (cold_.alloc(len, P, 0, kOffsetSpace, &off) != UVM_OK) return;
+    if (cold_.alloc(len, pal::kPageSize, 0, kOffsetSpace, &off) != UVM_OK) return;
     if (ensure_size_locked(off + len) != UVM_OK ||
         !async_.queue(fd_, pal::file_op::zero, off, len, make_tag(job::refill, off, len))) {
       cold_.insert_range(off, off + len);
@@ -238,7 +240,7 @@ int PagePool::alloc(size_t len, page_run* out, bool* warm) {
 
 int PagePool::alloc_locked(size_t len, page_run* out, bool* warm) {
   size_t off;
-  if (warm_.alloc(len, P, 0, kOffsetSpace, &off) == UVM_OK) {
+  if (warm_.alloc(len, pal::kPageSize, 0, kOffsetSpace, &off) == UVM_OK) {
     *warm = true;
     ++st_.warm_hits;
   } else if (take_cold_locked(len, &off) == UVM_OK) {
@@ -276,7 +278,7 @@ unsigned PagePool::alloc_runs(size_t len, unsigned max_runs, page_run* out, unsi
     if (take < kMinWarmRun && take != left) break;
     if (n + 1 == max_runs && take != left) break;  // the last run must finish it
     size_t off;
-    if (take == 0 || warm_.alloc(take, P, 0, kOffsetSpace, &off) != UVM_OK) break;
+    if (take == 0 || warm_.alloc(take, pal::kPageSize, 0, kOffsetSpace, &off) != UVM_OK) break;
     *warm_mask |= 1u << n;
     out[n++] = {off, take};
     left -= take;
@@ -307,7 +309,7 @@ size_t PagePool::warm_shortfall(size_t len, bool hold) {
 }
 
 int PagePool::take_cold_locked(size_t len, size_t* off) {
-  if (cold_.alloc(len, P, 0, kOffsetSpace, off) != UVM_OK) return UVM_ENOMEM;
+  if (cold_.alloc(len, pal::kPageSize, 0, kOffsetSpace, off) != UVM_OK) return UVM_ENOMEM;
   if (ensure_size_locked(*off + len) != UVM_OK) {
     cold_.insert_range(*off, *off + len);
     return UVM_ENOMEM;

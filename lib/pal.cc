@@ -13,6 +13,7 @@
 #include <sys/statfs.h>
 #include <sys/syscall.h>
 #include <sys/sysinfo.h>
+#include <sys/utsname.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -198,6 +199,7 @@ int file_hold(int fd, const file_id& expect, bool for_child, file_token* out) {
   if (tfd < 0) return -errno;
   file_token t;
   t.fd = own_fd(tfd, &t.id);
+  t.owner = getpid();
   struct flock fl = {};
   fl.l_type = F_RDLCK;
   fl.l_whence = SEEK_SET;
@@ -223,14 +225,22 @@ int file_hold(int fd, const file_id& expect, bool for_child, file_token* out) {
   return 0;
 }
 
-void file_unhold(file_token* t, bool mapped) {
-  if (mapped && t->map != nullptr) munmap(t->map, kPageSize);
+void file_unhold(file_token* t) {
+  // Only the process that made the mapping has it: a copy of the parent's
+  // token in a fork child has a hole (or something else) at `map`.
+  if (t->map != nullptr && t->owner == getpid()) munmap(t->map, kPageSize);
   close_owned(t->fd, t->id);
   *t = {};
 }
 
-void file_token_adopt(const file_token& t) {
-  if (t.map != nullptr) madvise(t.map, kPageSize, MADV_DONTFORK);
+void file_token_adopt(file_token* t) {
+  t->owner = getpid();
+  if (t->map != nullptr) madvise(t->map, kPageSize, MADV_DONTFORK);
+}
+
+void file_token_pass_on(const file_token& t, bool pass) {
+  if (t.map != nullptr && t.owner == getpid())
+    madvise(t.map, kPageSize, pass ? MADV_DOFORK : MADV_DONTFORK);
 }
 
 bool file_held_elsewhere(const file_token& t) {
@@ -272,31 +282,64 @@ int file_punch(int fd, size_t off, size_t len) {
   return fallocate(fd, mode, static_cast<off_t>(off), static_cast<off_t>(len)) == 0 ? 0 : -errno;
 }
 
+namespace {
+
+// Whether pagemap sets PM_FILE for a file huge page mapped by one PMD: not
+// before Linux 6.11 (such a page then reads as present and not a file page,
+// as a private copy does). Where it may not, and shmem may use huge pages,
+// a whole 2 MiB-aligned group that reads as copies is taken as still read.
+bool pmd_file_bit_reliable() {
+  static const bool reliable = [] {
+    const char* mode = shmem_thp_mode();
+    if (strcmp(mode, "never") == 0 || strcmp(mode, "deny") == 0) return true;
+    struct utsname u;
+    unsigned major = 0, minor = 0;
+    if (uname(&u) != 0 || sscanf(u.release, "%u.%u", &major, &minor) != 2) return false;
+    return major > 6 || (major == 6 && minor >= 11);
+  }();
+  return reliable;
+}
+
+}  // namespace
+
 int for_each_file_backed(uintptr_t addr, size_t len, void (*fn)(void*, size_t, size_t), void* ctx) {
   int fd = open("/proc/self/pagemap", O_RDONLY | O_CLOEXEC);
   if (fd < 0) return -errno;
   constexpr uint64_t kPresent = 1ull << 63, kSwapped = 1ull << 62, kFile = 1ull << 61;
-  constexpr size_t kChunk = 512;
-  uint64_t ent[kChunk];
-  size_t pages = len / kPageSize, run = 0;  // run: pages of the current piece
+  // A swap entry with one of these is a marker (uffd-wp, guard region) over a
+  // page that may still be the file's.
+  constexpr uint64_t kMarker = (1ull << 58) | (1ull << 57);
+  constexpr size_t kGroup = 512;  // pages of a PMD
+  const bool trust_pmd = pmd_file_bit_reliable();
+  uint64_t ent[kGroup];
+  size_t first = addr / kPageSize, last = first + len / kPageSize;
+  size_t run = 0;  // pages of the current piece
   int rc = 0;
-  for (size_t base = 0; base < pages && rc == 0; base += kChunk) {
-    size_t n = std::min(kChunk, pages - base);
-    off_t at = static_cast<off_t>((addr / kPageSize + base) * sizeof(uint64_t));
+  for (size_t g = first; g < last && rc == 0;) {
+    size_t n = std::min(last, (g / kGroup + 1) * kGroup) - g;
+    off_t at = static_cast<off_t>(g * sizeof(uint64_t));
     if (pread(fd, ent, n * sizeof(uint64_t), at) != static_cast<ssize_t>(n * sizeof(uint64_t))) {
       rc = -EIO;
       break;
     }
+    bool maybe_pmd = !trust_pmd && n == kGroup;
+    for (size_t i = 0; maybe_pmd && i < n; ++i)
+      maybe_pmd = (ent[i] & kPresent) != 0 && (ent[i] & kFile) == 0;
     for (size_t i = 0; i < n; ++i) {
-      bool copy = (ent[i] & (kPresent | kSwapped)) != 0 && (ent[i] & kFile) == 0;
+      uint64_t e = ent[i];
+      bool copy = !maybe_pmd && (e & kFile) == 0 &&
+                  ((e & kPresent) != 0 || ((e & kSwapped) != 0 && (e & kMarker) == 0));
+      size_t at_page = g - first + i;
       if (!copy) {
         ++run;
         continue;
       }
-      if (run != 0) fn(ctx, (base + i - run) * kPageSize, (base + i) * kPageSize);
+      if (run != 0) fn(ctx, (at_page - run) * kPageSize, at_page * kPageSize);
       run = 0;
     }
+    g += n;
   }
+  size_t pages = last - first;
   if (rc == 0 && run != 0) fn(ctx, (pages - run) * kPageSize, pages * kPageSize);
   close(fd);
   return rc;

@@ -10,6 +10,14 @@ namespace uvm::pal {
 
 inline constexpr size_t kPageShift = 12;
 inline constexpr size_t kPageSize = size_t{1} << kPageShift;
+// `n` rounded up to whole pages (it wraps past SIZE_MAX: callers that take
+// sizes from outside compare the result with `n`).
+inline constexpr size_t page_align(size_t n) {
+  return (n + kPageSize - 1) & ~(kPageSize - 1);
+}
+inline constexpr bool is_pow2(size_t x) {
+  return x != 0 && (x & (x - 1)) == 0;
+}
 
 // True when the kernel's page size matches kPageSize (checked once at start).
 bool page_size_ok();
@@ -69,14 +77,17 @@ struct file_token {
   int fd = -1;
   file_id id;
   void* map = nullptr;
+  int owner = 0;  // the process whose mapping `map` is
 };
 int file_hold(int fd, const file_id& expect, bool for_child, file_token* out);
-// Release the token; `mapped` is false for a copy inherited from the other
-// side of a fork, whose mapping this process does not have.
-void file_unhold(file_token* t, bool mapped = true);
+void file_unhold(file_token* t);
 bool file_held_elsewhere(const file_token& t);
 // In the child: its side's token becomes its own, not passed on at its forks.
-void file_token_adopt(const file_token& t);
+void file_token_adopt(file_token* t);
+// Let the next fork's child inherit this process's mapping of `t` (`pass`),
+// or stop that again: where a child cannot have a token of its own, it holds
+// this one's description alive for both.
+void file_token_pass_on(const file_token& t, bool pass);
 // True when `fd` is one uvmalloc registered (async-signal-safe, lock-free).
 bool fd_owned(int fd);
 // True when some registered descriptor is above `fd`.

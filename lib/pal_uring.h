@@ -4,14 +4,16 @@
 // punts these to its worker thread, so submitting returns at once. Where io_uring_queue_init fails
 // (kernel.io_uring_disabled, seccomp), enabled() is false and the pool does
 // the same work synchronously.
+//
+// <liburing.h> stays in pal_uring.cc: the ring lives in storage of its own
+// here, and reap() hands each completion over through a plain function.
 #pragma once
-
-#include <liburing.h>
 
 #include <cstddef>
 #include <cstdint>
+#include <type_traits>
 
-#include "pal_fault.h"
+struct io_uring;  // <liburing.h>
 
 namespace uvm::pal {
 
@@ -53,27 +55,18 @@ class AsyncFile {
   // until everything in flight has finished. Returns how many were reaped.
   template <typename Fn>
   unsigned reap(Fn&& fn, bool wait = false) {
-    unsigned n = 0;
-    // Waiting on operations still sitting in the SQ would never return.
-    if (wait && enabled_ && inflight_ > 0) io_uring_submit(&ring_);
-    while (enabled_ && inflight_ > 0) {
-      io_uring_cqe* cqe = nullptr;
-      int rc = wait ? io_uring_wait_cqe(&ring_, &cqe) : io_uring_peek_cqe(&ring_, &cqe);
-      if (rc != 0 || cqe == nullptr) break;
-      uint64_t tag = io_uring_cqe_get_data64(cqe);
-      int res = cqe->res;
-      int err;
-      if (injected(fault::uring_cqe, &err)) res = -err;
-      io_uring_cqe_seen(&ring_, cqe);
-      --inflight_;
-      ++n;
-      fn(tag, res);
-    }
-    return n;
+    using F = std::remove_reference_t<Fn>;
+    return reap_each([](void* f, uint64_t tag, int res) { (*static_cast<F*>(f))(tag, res); }, &fn,
+                     wait);
   }
+  unsigned reap_each(void (*fn)(void* ctx, uint64_t tag, int res), void* ctx, bool wait);
+
+  // Room for a struct io_uring (pal_uring.cc checks that it fits).
+  static constexpr size_t kRingBytes = 512, kRingAlign = 16;
 
  private:
-  io_uring ring_{};
+  ::io_uring* ring();
+  alignas(kRingAlign) unsigned char ring_[kRingBytes] = {};
   const void* zeros_ = nullptr;  // kZeroChunk of the zero page, read-only
   bool enabled_ = false;
   unsigned inflight_ = 0;  // queued or submitted, not yet reaped

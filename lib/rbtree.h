@@ -51,8 +51,10 @@ rb_node* rb_prev(const rb_node* node);
 // or -1 when a property is broken.
 int rb_validate(const rb_root* root);
 
-// container_of for an embedded rb_node.
+// container_of for an embedded rb_node. (A type cannot be parenthesised.)
+// NOLINTBEGIN(bugprone-macro-parentheses)
 #define rb_entry(ptr, type, member) \
   reinterpret_cast<type*>(reinterpret_cast<char*>(ptr) - offsetof(type, member))
+// NOLINTEND(bugprone-macro-parentheses)
 
 }  // namespace uvm

@@ -20,6 +20,8 @@ template <typename T>
 class SizeBins {
  public:
   static constexpr unsigned kBins = 512;  // up to 2^32 pages
+  // bin_of(): sixteen bins for each bit of a 32-bit page count.
+  static_assert(kBins == 16 * 32, "bin_of() and kBins disagree");
 
   static unsigned bin_of(size_t bytes) {
     size_t pages = bytes >> 12;

@@ -42,8 +42,6 @@ struct vm_attrs {
 
 namespace {
 
-constexpr size_t P = pal::kPageSize;
-
 constexpr unsigned A_PROT = 0x7;         // PROT_READ | PROT_WRITE | PROT_EXEC, when A_PROT_SET
 constexpr unsigned A_PROT_SET = 0x8;     // mprotect() made it other than read-write
 constexpr unsigned A_LOCKED = 0x10;      // mlock
@@ -60,7 +58,7 @@ constexpr unsigned A_REAPPLY = A_PROT | A_PROT_SET | A_LOCKED | A_ONFAULT | A_DO
 // afresh at the new address) and grown with the block; null without
 // `create` when there is none. Under attrs_lock_ (or the fork exclusion).
 vm_attrs* Vmalloc::attrs_get(vm_struct* vm, bool create) {
-  size_t pages = vm->size / P;
+  size_t pages = vm->size / pal::kPageSize;
   vm_attrs* r = vm->attrs;
   if (r != nullptr && r->addr != vm->addr) {
     memset(r->a(), 0, r->pages * sizeof(uint16_t));
@@ -68,7 +66,7 @@ vm_attrs* Vmalloc::attrs_get(vm_struct* vm, bool create) {
   }
   if (r != nullptr && r->pages >= pages) return r;
   if (r == nullptr && !create) return nullptr;
-  size_t bytes = (sizeof(vm_attrs) + pages * sizeof(uint16_t) + P - 1) & ~(P - 1);
+  size_t bytes = pal::page_align(sizeof(vm_attrs) + pages * sizeof(uint16_t));
   auto* n = static_cast<vm_attrs*>(pal::map_anon(bytes));  // zeroed
   if (n == nullptr) return r;
   n->addr = vm->addr;
@@ -85,14 +83,16 @@ vm_attrs* Vmalloc::attrs_get(vm_struct* vm, bool create) {
 void Vmalloc::attrs_set(vm_struct* vm, uintptr_t s, uintptr_t e, unsigned clear, unsigned set) {
   vm_attrs* r = attrs_get(vm, set != 0);
   if (r == nullptr) return;
-  size_t from = (s - vm->addr) / P, to = std::min((e - vm->addr) / P, r->pages);
+  size_t from = (s - vm->addr) / pal::kPageSize,
+         to = std::min((e - vm->addr) / pal::kPageSize, r->pages);
   for (size_t i = from; i < to; ++i) r->a()[i] = static_cast<uint16_t>((r->a()[i] & ~clear) | set);
 }
 
 bool Vmalloc::attrs_any(const vm_struct* vm, uintptr_t s, uintptr_t e, unsigned bits) const {
   const vm_attrs* r = vm->attrs;
   if (r == nullptr || r->addr != vm->addr) return false;
-  size_t from = (s - vm->addr) / P, to = std::min((e - vm->addr) / P, r->pages);
+  size_t from = (s - vm->addr) / pal::kPageSize,
+         to = std::min((e - vm->addr) / pal::kPageSize, r->pages);
   for (size_t i = from; i < to; ++i)
     if (r->a()[i] & bits) return true;
   return false;
@@ -103,13 +103,14 @@ bool Vmalloc::attrs_any(const vm_struct* vm, uintptr_t s, uintptr_t e, unsigned 
 void Vmalloc::attrs_apply(const vm_struct* vm, uintptr_t s, uintptr_t e, bool locks) const {
   const vm_attrs* r = vm->attrs;
   if (r == nullptr || r->addr != vm->addr) return;
-  size_t from = (s - vm->addr) / P, to = std::min((e - vm->addr) / P, r->pages);
+  size_t from = (s - vm->addr) / pal::kPageSize,
+         to = std::min((e - vm->addr) / pal::kPageSize, r->pages);
   for (size_t i = from; i < to;) {
     unsigned w = r->a()[i];
     size_t j = i + 1;
     while (j < to && (r->a()[j] & (A_REAPPLY | A_GONE)) == (w & (A_REAPPLY | A_GONE))) ++j;
-    uintptr_t a = vm->addr + i * P;
-    size_t len = (j - i) * P;
+    uintptr_t a = vm->addr + i * pal::kPageSize;
+    size_t len = (j - i) * pal::kPageSize;
     if (!(w & A_GONE)) {
       if (w & A_PROT_SET) pal::protect(a, len, static_cast<int>(w & A_PROT));
       if (locks && (w & A_LOCKED)) pal::lock_range(a, len, w & A_ONFAULT ? MLOCK_ONFAULT : 0);
@@ -198,11 +199,12 @@ int Vmalloc::mm_walk(uintptr_t start, size_t len, bool stop_at_gap, Fn&& fn) {
     if (vm != nullptr && vm->attrs != nullptr && vm->attrs->addr == vm->addr) {
       // Split at the edges of ranges that a fork took away.
       const vm_attrs* r = vm->attrs;
-      size_t i = (cur - vm->addr) / P;
+      size_t i = (cur - vm->addr) / pal::kPageSize;
       bool gone = i < r->pages && (r->a()[i] & A_GONE);
       size_t j = i + 1;
-      while (vm->addr + j * P < next && j < r->pages && !(r->a()[j] & A_GONE) == !gone) ++j;
-      if (vm->addr + j * P < next) next = vm->addr + j * P;
+      while (vm->addr + j * pal::kPageSize < next && j < r->pages && !(r->a()[j] & A_GONE) == !gone)
+        ++j;
+      if (vm->addr + j * pal::kPageSize < next) next = vm->addr + j * pal::kPageSize;
       if (gone) vm = nullptr;
     }
     if (vm == nullptr) {
@@ -396,12 +398,12 @@ void Vmalloc::mm_fork_child() {
         vm->attrs->addr != vm->addr)
       return true;
     vm_attrs* r = vm->attrs;
-    size_t pages = std::min(r->pages, vm->size / P);
+    size_t pages = std::min(r->pages, vm->size / pal::kPageSize);
     for (size_t i = 0; i < pages;) {
       unsigned w = r->a()[i] & (A_DONTFORK | A_WIPEONFORK | A_GONE);
       size_t j = i + 1;
       while (j < pages && (r->a()[j] & (A_DONTFORK | A_WIPEONFORK | A_GONE)) == w) ++j;
-      uintptr_t s = vm->addr + i * P, e = vm->addr + j * P;
+      uintptr_t s = vm->addr + i * pal::kPageSize, e = vm->addr + j * pal::kPageSize;
       if ((w & A_DONTFORK) && !(w & A_GONE)) {
         // No hole another mmap could take: the reservation goes back over
         // it, and the range stays unmapped memory to the program.

@@ -15,7 +15,6 @@
 namespace uvm {
 namespace {
 
-constexpr size_t P = pal::kPageSize;
 constexpr size_t kHugePage = size_t{2} << 20;
 // Bytes a node's lazy areas may drift from what it published to lazy_total_.
 constexpr long kLazyBatch = long{4} << 20;
@@ -36,10 +35,6 @@ vm_struct* by_addr(rb_node* n) {
 
 unsigned guard_flag(const vm_struct* vm) {
   return vm->flags & VM_GUARD;
-}
-
-bool is_pow2(size_t x) {
-  return x != 0 && (x & (x - 1)) == 0;
 }
 
 }  // namespace
@@ -351,19 +346,19 @@ bool Vmalloc::vma_room(long vmas) {
 
 void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* caller, int* status) {
   *status = UVM_EINVAL;
-  if (size == 0 || !is_pow2(align)) return nullptr;
+  if (size == 0 || !pal::is_pow2(align)) return nullptr;
   if (disabled_) {
     *status = UVM_ENOMEM;
     return nullptr;
   }
   const vm_config& cfg = config();
-  size_t mapped = (size + P - 1) & ~(P - 1);
-  size_t guard = cfg.guard && !(flags & VM_NO_GUARD) ? P : 0;
+  size_t mapped = pal::page_align(size);
+  size_t guard = cfg.guard && !(flags & VM_NO_GUARD) ? pal::kPageSize : 0;
   *status = UVM_EOVERFLOW;
   if (mapped < size || mapped + guard < mapped) return nullptr;
   size_t offset = fence_offset(mapped, size, align, guard);
   size_t user_align = align;  // kept for moves and efence placement
-  if (align < P) align = P;
+  if (align < pal::kPageSize) align = pal::kPageSize;
 
   // Zeroed areas of a sparsely used size are better made of holes than of
   // recycled pages cleared one by one.
@@ -480,7 +475,7 @@ void* Vmalloc::alloc(size_t size, size_t align, unsigned flags, const void* call
 
 void* Vmalloc::reuse(vmap_node& node, vm_struct* vm, size_t size, size_t offset, size_t align,
                      unsigned flags, const void* caller) {
-  size_t mapped = (size + P - 1) & ~(P - 1);
+  size_t mapped = pal::page_align(size);
   // Still parked, so nobody else looks at it: the tail goes without a lock.
   bool trim = vm->size - mapped > mapped / 2 && shrink(vm, mapped) == UVM_OK;
   {
@@ -510,7 +505,7 @@ size_t Vmalloc::fence_offset(size_t mapped, size_t size, size_t align, size_t gu
 
 uintptr_t Vmalloc::area_of(const void* p) const {
   auto a = reinterpret_cast<uintptr_t>(p);
-  if (a % P == 0 || !space_.contains(a)) return a;
+  if (a % pal::kPageSize == 0 || !space_.contains(a)) return a;
   uintptr_t start = a;
   vmap_area area;
   if (space_.classify(a, &area) == UVM_EINTERIOR) {
@@ -659,7 +654,7 @@ void Vmalloc::info(FILE* out) const {
       if (n == kBatch) return false;
       if (a.vm != nullptr && a.flags != VMAP_RAM) {
         auto* vm = static_cast<const vm_struct*>(a.vm);
-        batch[n++] = {vm->addr, a.va_end, a.size(), vm->size / P, vm->caller};
+        batch[n++] = {vm->addr, a.va_end, a.size(), vm->size / pal::kPageSize, vm->caller};
       }
       return true;
     });

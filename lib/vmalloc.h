@@ -15,11 +15,12 @@
 // runs of adjacent areas with one mmap each, and returns the pages to the
 // pool. That purge takes the oldest lazy areas first and keeps the newest
 // half, so the areas most likely to be asked for again stay mapped. Until
-// then an allocation reuses the smallest lazy area that fits: with no syscall
-// at all when it is at most an eighth too large (the kernel's per-node vmap
-// pools, with size classes a quarter octave wide), else after unmapping its
-// tail (one mmap, far cheaper than faulting a new block in): its own node's
-// first, then another node's. Setting lazy to 0 unmaps at once, so a use
+// then an allocation reuses the smallest lazy area that fits, of at most
+// twice the request: with no syscall at all when it is at most half again
+// too large (the kernel's per-node vmap pools; size classes a sixteenth of
+// an octave wide, size_bins.h), else after unmapping its tail (one mmap,
+// far cheaper than faulting a new block in): its own node's first, then
+// another node's. Setting lazy to 0 unmaps at once, so a use
 // after free faults.
 //
 // Locks, in the order they nest: the fork barrier (api.cc, around every
@@ -143,8 +144,11 @@ class Vmalloc {
   // back. The caller holds every other operation off (the fork barrier's
   // writer side), so no block changes its pages meanwhile.
   size_t release_old_files(bool now);
-  // Cheap, under an operation: whether release_old_files(false) has work.
-  bool old_files_due() const;
+  // Cheap, under an operation: whether release_old_files(now) has work.
+  bool old_files_due(bool now) const;
+  // In a child made without fork handlers: no file it left behind is ever
+  // released (the parent holds no lock on them that this child could see).
+  void keep_old_files();
 
   // The vmalloc space, fixed at init.
   uintptr_t space_start() const { return space_.start(); }
@@ -278,6 +282,7 @@ class Vmalloc {
     pal::file_token child;  // between fork_prepare and fork_switch: the next child's
     bool shared = false;
     uint64_t scanned_ns = 0;
+    unsigned fruitless = 0;  // looks in a row that gave nothing back
   };
   // The current pool file's two tokens while a fork is under way (made
   // before it, so that neither side can look before the other holds its
@@ -286,14 +291,15 @@ class Vmalloc {
   void hold_for_fork();
   void tokens_after_fork(old_file& f, bool child);
   size_t release_old_file(const old_file& f);
-  uint64_t old_file_pace_ns() const;
+  template <typename Fn>
+  bool for_each_old_block(const old_file& f, Fn fn);
+  uint64_t old_file_pace_ns(const old_file& f) const;
   static constexpr int kMaxOldFiles = 64;
   uint32_t gen_ = 0;
   mutable std::mutex gen_lock_;
   old_file old_files_[kMaxOldFiles] = {};
   std::atomic<long> cur_handles_{0};  // handles in the current pool file
   bool disabled_ = false;             // fork could not make a new pool file
-  std::atomic<size_t> forks_{0};
 
   // Note a freed area in its node's history, for describe_fault().
   void remember_freed(vmap_node& node, const vm_struct* vm);

@@ -7,17 +7,13 @@
 #include "vmalloc.h"
 
 namespace uvm {
-namespace {
-
-constexpr size_t P = pal::kPageSize;
-
-}  // namespace
+namespace {}  // namespace
 
 void* Vmalloc::alloc_user(size_t size, const void* caller, int* status) {
   *status = UVM_EINVAL;
   if (size == 0) return nullptr;
-  size_t mapped = (size + P - 1) & ~(P - 1);
-  size_t guard = config().guard ? P : 0;
+  size_t mapped = pal::page_align(size);
+  size_t guard = config().guard ? pal::kPageSize : 0;
   *status = UVM_EOVERFLOW;
   if (mapped < size || mapped + guard < mapped) return nullptr;
   *status = UVM_ENOMEM;
@@ -26,7 +22,7 @@ void* Vmalloc::alloc_user(size_t size, const void* caller, int* status) {
   if (vm == nullptr) return nullptr;
   int fd = pal::sealed_file_create("uvmalloc-user", mapped);
   vmap_area* va = nullptr;
-  int rc = fd >= 0 ? space_.alloc(mapped + guard, P, &va) : UVM_ENOMEM;
+  int rc = fd >= 0 ? space_.alloc(mapped + guard, pal::kPageSize, &va) : UVM_ENOMEM;
   if (rc == UVM_OK &&
       pal::map_file_fixed(reinterpret_cast<void*>(va->va_start), mapped, fd, 0, false) != 0) {
     space_.free(va->va_start);
@@ -41,7 +37,7 @@ void* Vmalloc::alloc_user(size_t size, const void* caller, int* status) {
   vm->addr = va->va_start;
   vm->size = mapped;
   vm->requested = size;
-  vm->align = P;
+  vm->align = pal::kPageSize;
   vm->flags = VM_ALLOC | VM_USERMAP | (guard ? unsigned{VM_GUARD} : 0u);
   vm->fd = fd;
   vm->nr_runs = 1;

@@ -12,10 +12,6 @@ vmap_area* va_of(rb_node* n) {
   return n == nullptr ? nullptr : rb_entry(n, vmap_area, rb);
 }
 
-bool is_pow2(size_t x) {
-  return x != 0 && (x & (x - 1)) == 0;
-}
-
 }  // namespace
 
 VmSpace::~VmSpace() {
@@ -24,8 +20,14 @@ VmSpace::~VmSpace() {
     rb_erase(n, &busy_root_);
     vmap_area_cache().free(va_of(n));
   }
-  if (index_ != nullptr) pal::unmap(index_, ((end_ - start_) >> 12) * sizeof(vmap_area*));
+  if (index_ != nullptr) pal::unmap(index_, index_bytes(end_ - start_));
   if (reserved_) pal::unmap(reinterpret_cast<void*>(start_), end_ - start_);
+}
+
+// The index has one vmap_area pointer a page of the space.
+size_t VmSpace::index_bytes(size_t size) {
+  static_assert(sizeof(std::atomic<vmap_area*>) == sizeof(void*));
+  return (size >> 12) * sizeof(void*);
 }
 
 int VmSpace::init_range(uintptr_t start, size_t size) {
@@ -38,13 +40,13 @@ int VmSpace::init_range(uintptr_t start, size_t size) {
   start_ = start;
   end_ = start + size;
   // Without an index every lookup() takes the busy lock; nothing else changes.
-  index_ = static_cast<vmap_area**>(pal::map_sparse((size >> 12) * sizeof(vmap_area*)));
+  index_ = static_cast<vmap_area**>(pal::map_sparse(index_bytes(size)));
   return UVM_OK;
 }
 
 int VmSpace::reserve(size_t size, size_t min_size, size_t align) {
   if (start_ != end_) return UVM_EINVAL;
-  size = (size + pal::kPageSize - 1) & ~(pal::kPageSize - 1);
+  size = pal::page_align(size);
   for (; size >= min_size && size >= pal::kPageSize; size /= 2) {
     void* p = pal::reserve(size, align);
     if (p == nullptr) continue;  // RLIMIT_AS or overcommit refusal: try half
@@ -99,8 +101,8 @@ int VmSpace::link_busy(uintptr_t start, size_t size, vmap_area* busy, vmap_area*
 
 int VmSpace::alloc(size_t size, size_t align, uintptr_t vstart, uintptr_t vend, vmap_area** out) {
   *out = nullptr;
-  if (size == 0 || !is_pow2(align)) return UVM_EINVAL;
-  size_t rounded = (size + pal::kPageSize - 1) & ~(pal::kPageSize - 1);
+  if (size == 0 || !pal::is_pow2(align)) return UVM_EINVAL;
+  size_t rounded = pal::page_align(size);
   if (rounded < size) return UVM_EOVERFLOW;
   size = rounded;
   if (align < pal::kPageSize) align = pal::kPageSize;
@@ -206,15 +208,7 @@ int VmSpace::classify(uintptr_t addr, vmap_area* out_area) const {
 }
 
 int VmSpace::unlink_busy(uintptr_t addr, vmap_area** out) {
-  *out = nullptr;
-  if (!contains(addr)) return UVM_EFOREIGN;
-  std::lock_guard<std::mutex> g(busy_lock_);
-  vmap_area* va = find_busy_locked(addr);
-  if (va == nullptr) return UVM_ENOTALLOC;
-  if (va->va_start != addr) return UVM_EINTERIOR;
-  erase_busy(va);
-  *out = va;
-  return UVM_OK;
+  return unlink_busy(addr, kAnyKind, out);
 }
 
 int VmSpace::unlink_busy(uintptr_t addr, unsigned flags, vmap_area** out) {
@@ -224,7 +218,7 @@ int VmSpace::unlink_busy(uintptr_t addr, unsigned flags, vmap_area** out) {
   vmap_area* va = find_busy_locked(addr);
   if (va == nullptr) return UVM_ENOTALLOC;
   if (va->va_start != addr) return UVM_EINTERIOR;
-  if (va->flags != flags) return UVM_EWRONGKIND;
+  if (flags != kAnyKind && va->flags != flags) return UVM_EWRONGKIND;
   erase_busy(va);
   *out = va;
   return UVM_OK;

@@ -80,7 +80,9 @@ class VmSpace {
   // then in neither tree until free_area(). Returns UVM_ENOTALLOC,
   // UVM_EINTERIOR or UVM_EFOREIGN for an address that starts no busy area.
   int unlink_busy(uintptr_t addr, vmap_area** out);
-  // The same, but only an area whose flags are `flags` (else UVM_EWRONGKIND).
+  // The same, but only an area whose flags are `flags` (else UVM_EWRONGKIND),
+  // or of any kind for kAnyKind.
+  static constexpr unsigned kAnyKind = ~0u;
   int unlink_busy(uintptr_t addr, unsigned flags, vmap_area** out);
   // Return an unlinked area to the free tree, merging with its neighbours.
   void free_area(vmap_area* va);
@@ -175,6 +177,7 @@ class VmSpace {
   std::string check(bool expect_tiled = true, size_t* parked_areas = nullptr) const;
 
  private:
+  static size_t index_bytes(size_t size);
   static constexpr uintptr_t kLive = 1, kParked = 2;
   void erase_busy(vmap_area* va);
   vmap_area** slot(uintptr_t addr) const { return index_ + ((addr - start_) >> 12); }

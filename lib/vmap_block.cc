@@ -12,9 +12,8 @@
 namespace uvm {
 namespace {
 
-constexpr size_t P = pal::kPageSize;
 constexpr size_t kBlockPages = 1024;
-constexpr size_t kBlockBytes = kBlockPages * P;
+constexpr size_t kBlockBytes = kBlockPages * pal::kPageSize;
 constexpr size_t kMaxRamPages = 64;  // larger requests take the vmap path
 constexpr long kRetired = long{1} << 40;
 
@@ -45,7 +44,7 @@ struct tls_block {
 thread_local tls_block t_block;
 
 size_t pages_of(const uvm_pages* h) {
-  return h->run.len / P;
+  return h->run.len / pal::kPageSize;
 }
 
 }  // namespace
@@ -106,7 +105,8 @@ void Vmalloc::remap_block_private(const vmap_block* b) {
       ++j;
       continue;
     }
-    if (current(h->gen)) pool_.map_private(reinterpret_cast<void*>(b->start + j * P), h->run);
+    if (current(h->gen))
+      pool_.map_private(reinterpret_cast<void*>(b->start + j * pal::kPageSize), h->run);
     j += pages_of(h);
   }
 }
@@ -139,16 +139,16 @@ void* Vmalloc::vm_map_ram(uvm_pages* const* pages, size_t count, int* status) {
     if (b == nullptr) return nullptr;
   }
   size_t idx = b->next;
-  uintptr_t addr = b->start + idx * P;
+  uintptr_t addr = b->start + idx * pal::kPageSize;
   size_t pos = 0;
   int rc = 0;
   for (size_t i = 0; i < count && rc == 0; ++i) {
-    rc = pool_.map(reinterpret_cast<void*>(addr + pos * P), pages[i]->run, false);
+    rc = pool_.map(reinterpret_cast<void*>(addr + pos * pal::kPageSize), pages[i]->run, false);
     pos += pages_of(pages[i]);
   }
   b->next += total;  // even on failure: those pages of the block stay unused
   if (rc != 0) {
-    pal::map_none_fixed(reinterpret_cast<void*>(addr), total * P);
+    pal::map_none_fixed(reinterpret_cast<void*>(addr), total * pal::kPageSize);
     return nullptr;
   }
   b->state.fetch_add(1, std::memory_order_relaxed);
@@ -160,7 +160,7 @@ void* Vmalloc::vm_map_ram(uvm_pages* const* pages, size_t count, int* status) {
   }
   b->map_pages[idx] = static_cast<uint8_t>(total);
   vmas_ += static_cast<long>(count) + 1;
-  mapped_ += total * P;
+  mapped_ += total * pal::kPageSize;
   *status = UVM_OK;
   return reinterpret_cast<void*>(addr);
 }
@@ -170,11 +170,12 @@ int Vmalloc::vm_unmap_ram(void* p, size_t count) {
   vmap_block* b = block_of(addr);
   if (b == nullptr) {  // a large request mapped by vmap, or nothing
     vm_struct s{};
-    if (find(p, &s) == UVM_OK && s.size != count * P) return UVM_EINVAL;
+    if (find(p, &s) == UVM_OK && s.size != count * pal::kPageSize) return UVM_EINVAL;
     return vunmap(p);
   }
-  size_t idx = (addr - b->start) / P;
-  if (addr % P != 0 || b->slot[idx] == nullptr || b->map_pages[idx] == 0) return UVM_ENOTALLOC;
+  size_t idx = (addr - b->start) / pal::kPageSize;
+  if (addr % pal::kPageSize != 0 || b->slot[idx] == nullptr || b->map_pages[idx] == 0)
+    return UVM_ENOTALLOC;
   if (b->map_pages[idx] != count) return UVM_EINVAL;  // not the whole mapping
   // The handles mapped from idx on must cover exactly `count` pages.
   size_t covered = 0, handles = 0;
@@ -183,7 +184,7 @@ int Vmalloc::vm_unmap_ram(void* p, size_t count) {
     ++handles;
   }
   if (covered != count) return UVM_EINVAL;
-  if (pal::map_none_fixed(p, count * P) != 0) return UVM_ENOMEM;
+  if (pal::map_none_fixed(p, count * pal::kPageSize) != 0) return UVM_ENOMEM;
   b->map_pages[idx] = 0;
   for (size_t j = idx; j < idx + count;) {
     uvm_pages* h = b->slot[j];
@@ -192,7 +193,7 @@ int Vmalloc::vm_unmap_ram(void* p, size_t count) {
     put_pages(h);
   }
   vmas_ -= static_cast<long>(handles) + 1;
-  mapped_ -= count * P;
+  mapped_ -= count * pal::kPageSize;
   if (b->state.fetch_sub(1, std::memory_order_acq_rel) == kRetired + 1) free_block(b);
   return UVM_OK;
 }
@@ -200,16 +201,16 @@ int Vmalloc::vm_unmap_ram(void* p, size_t count) {
 int Vmalloc::to_page(const void* p, uvm_page_info* out) const {
   uintptr_t addr = reinterpret_cast<uintptr_t>(p);
   *out = {};
-  out->offset = addr % P;
+  out->offset = addr % pal::kPageSize;
   if (vmap_block* b = block_of(addr)) {
-    size_t idx = (addr - b->start) / P;
+    size_t idx = (addr - b->start) / pal::kPageSize;
     for (size_t j = idx + 1; j-- > 0;) {  // the mapping that starts at or before idx
       uvm_pages* h = b->slot[j];
       if (h == nullptr) continue;
       if (j + pages_of(h) <= idx) return UVM_ENOTALLOC;
       out->pages = h;
       out->index = idx - j;
-      out->file_offset = h->run.off + out->index * P;
+      out->file_offset = h->run.off + out->index * pal::kPageSize;
       return UVM_OK;
     }
     return UVM_ENOTALLOC;
@@ -222,25 +223,25 @@ int Vmalloc::to_page(const void* p, uvm_page_info* out) const {
     auto* vm = static_cast<const vm_struct*>(a.vm);
     if (vm == nullptr || addr - vm->addr >= vm->size) return false;
     size_t off = addr - vm->addr;
-    out->index = off / P;
+    out->index = off / pal::kPageSize;
     size_t pos = 0;
     if (a.flags == VMAP_MAP) {
       for (size_t i = 0; i < vm->nr_handles; pos += vm->handles[i++]->run.len) {
         if (off < pos + vm->handles[i]->run.len) {
           out->pages = vm->handles[i];
-          out->index = (off - pos) / P;
-          out->file_offset = vm->handles[i]->run.off + out->index * P;
+          out->index = (off - pos) / pal::kPageSize;
+          out->file_offset = vm->handles[i]->run.off + out->index * pal::kPageSize;
           rc = UVM_OK;
           break;
         }
       }
     } else if (vm->flags & VM_USERMAP) {
-      out->file_offset = off & ~(P - 1);
+      out->file_offset = off & ~(pal::kPageSize - 1);
       rc = UVM_OK;
     } else {
       for (unsigned i = 0; i < vm->nr_runs; pos += vm->runs[i++].len) {
         if (off < pos + vm->runs[i].len) {
-          out->file_offset = vm->runs[i].off + ((off - pos) & ~(P - 1));
+          out->file_offset = vm->runs[i].off + ((off - pos) & ~(pal::kPageSize - 1));
           rc = UVM_OK;
           break;
         }

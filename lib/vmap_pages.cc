@@ -9,10 +9,8 @@
 namespace uvm {
 namespace {
 
-constexpr size_t P = pal::kPageSize;
-
 size_t array_bytes(size_t count) {
-  return (count * sizeof(uvm_pages*) + P - 1) & ~(P - 1);
+  return pal::page_align(count * sizeof(uvm_pages*));
 }
 
 }  // namespace
@@ -31,7 +29,7 @@ uvm_pages* Vmalloc::alloc_pages(size_t n, int* status) {
   uvm_pages* h = pages_cache().alloc();
   if (h == nullptr) return nullptr;
   bool warm;
-  if (pool_.alloc(n * P, &h->run, &warm) != UVM_OK) {
+  if (pool_.alloc(n * pal::kPageSize, &h->run, &warm) != UVM_OK) {
     pages_cache().free(h);
     return nullptr;
   }
@@ -71,7 +69,7 @@ void* Vmalloc::vmap(uvm_pages* const* pages, size_t count, unsigned flags, const
       return nullptr;
     }
   }
-  size_t guard = flags & UVM_VMAP_NO_GUARD ? 0 : P;
+  size_t guard = flags & UVM_VMAP_NO_GUARD ? 0 : pal::kPageSize;
   *status = UVM_EOVERFLOW;
   if (bytes + guard < bytes || count > SIZE_MAX / sizeof(uvm_pages*)) return nullptr;
   *status = UVM_ENOMEM;
@@ -80,7 +78,7 @@ void* Vmalloc::vmap(uvm_pages* const* pages, size_t count, unsigned flags, const
   vm_struct* vm = vm_struct_cache().alloc();
   auto** handles = static_cast<uvm_pages**>(vm ? pal::map_anon(array_bytes(count)) : nullptr);
   vmap_area* va = nullptr;
-  int rc = handles ? space_.alloc(bytes + guard, P, &va) : UVM_ENOMEM;
+  int rc = handles ? space_.alloc(bytes + guard, pal::kPageSize, &va) : UVM_ENOMEM;
   if (rc != UVM_OK) {
     if (handles) pal::unmap(handles, array_bytes(count));
     if (vm) vm_struct_cache().free(vm);
@@ -107,7 +105,7 @@ void* Vmalloc::vmap(uvm_pages* const* pages, size_t count, unsigned flags, const
   vm->addr = va->va_start;
   vm->size = bytes;
   vm->requested = bytes;
-  vm->align = P;
+  vm->align = pal::kPageSize;
   vm->flags = VM_MAP | (guard ? unsigned{VM_GUARD} : 0u);
   vm->fd = -1;
   vm->handles = handles;

@@ -19,7 +19,6 @@
 namespace uvm {
 namespace {
 
-constexpr size_t P = pal::kPageSize;
 constexpr size_t kMaxSpare = size_t{1} << 30;  // holes reserved after one run
 
 }  // namespace
@@ -149,8 +148,8 @@ void* Vmalloc::copy_to_new(vm_struct* vm, size_t size, int* status) {
 }
 
 void* Vmalloc::move(vm_struct* vm, size_t size, int* status) {
-  size_t n = (size + P - 1) & ~(P - 1);
-  size_t guard = vm->flags & VM_GUARD ? P : 0;
+  size_t n = pal::page_align(size);
+  size_t guard = vm->flags & VM_GUARD ? pal::kPageSize : 0;
   size_t old = vm->size;
   *status = UVM_ENOMEM;
   if (!vma_room(vm->nr_runs + 2)) return nullptr;
@@ -213,7 +212,7 @@ void* Vmalloc::realloc(void* p, size_t size, const void* caller, int* status) {
     *status = free(p);
     return nullptr;
   }
-  size_t n = (size + P - 1) & ~(P - 1);
+  size_t n = pal::page_align(size);
   if (n < size) {
     *status = UVM_EOVERFLOW;
     return nullptr;
@@ -239,7 +238,7 @@ void* Vmalloc::realloc(void* p, size_t size, const void* caller, int* status) {
     }
     return copy_to_new(vm, size, status);
   }
-  size_t guard = vm->flags & VM_GUARD ? P : 0;
+  size_t guard = vm->flags & VM_GUARD ? pal::kPageSize : 0;
   *status = UVM_OK;
   if (n <= vm->size) {
     if (n < vm->size) *status = shrink(vm, n);

@@ -103,7 +103,7 @@ struct span {
 span classify(const void* addr, size_t len) {
   span s{};
   s.a = reinterpret_cast<uintptr_t>(addr);
-  size_t rounded = (len + P - 1) & ~(P - 1);
+  size_t rounded = uvm::pal::page_align(len);
   if (len == 0 || rounded < len || s.a % P != 0 || s.a + rounded < s.a) return s;
   s.e = s.a + rounded;
   if (!uvm::mm_space(&s.lo, &s.hi)) return s;

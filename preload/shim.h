@@ -8,6 +8,8 @@
 #include <cstddef>
 #include <cstdint>
 
+#include "pal.h"
+
 // Hidden also where only declared, so that the small paths in every file
 // reach the shared state PC-relative, not through the GOT.
 #pragma GCC visibility push(hidden)
@@ -93,9 +95,7 @@ inline size_t small_limit() {
   return g_hot.small.load(std::memory_order_acquire);
 }
 
-inline bool is_pow2(size_t x) {
-  return x != 0 && (x & (x - 1)) == 0;
-}
+using pal::is_pow2;
 
 // The slow paths' start: false while the next allocator is being resolved
 // (serve from the bootstrap arena). Once it is known, opens the small path.

@@ -15,13 +15,14 @@
 #include "pal_fault.h"
 #include "uvmalloc/uvmalloc.h"
 #include "vmalloc.h"
+#include "vmalloc_fixture.h"
 
 namespace uvm {
 namespace {
 
 using pal::fault;
-constexpr size_t P = pal::kPageSize;
-constexpr size_t MiB = size_t{1} << 20;
+using test::MiB;
+using test::P;
 
 struct Block {
   char* p;

@@ -15,12 +15,14 @@
 #include "pal.h"
 #include "uvmalloc/uvmalloc.h"
 #include "vmalloc.h"
+#include "vmalloc_fixture.h"
 
 namespace uvm {
 namespace {
 
-constexpr size_t P = pal::kPageSize;
-constexpr size_t MiB = size_t{1} << 20;
+using test::GiB;
+using test::MiB;
+using test::P;
 
 bool all(const char* p, size_t n, char c) {
   for (size_t i = 0; i < n; ++i)
@@ -59,28 +61,19 @@ bool vmflag(const void* p, const char* flag) {
   return found;
 }
 
-class VmAdviseTest : public ::testing::Test {
+class VmAdviseTest : public ::testing::Test, protected test::VmallocOwner {
  protected:
   void SetUp() override {
     vm_config c;
-    c.reserve = size_t{8} << 30;
-    c.min_reserve = size_t{4} << 30;
+    c.reserve = 8 * GiB;
+    c.min_reserve = 4 * GiB;
     c.lazy_max = 64 * MiB;
     c.pool.uring = false;
-    vm = std::make_unique<Vmalloc>();
-    ASSERT_EQ(vm->init(c), UVM_OK);
+    start(c);
   }
-  void TearDown() override { EXPECT_EQ(vm->check(), ""); }
+  void TearDown() override { check_at_end(); }
 
-  char* alloc(size_t size) {
-    int status = -1;
-    auto* p = static_cast<char*>(vm->alloc(size, 1, 0, nullptr, &status));
-    EXPECT_NE(p, nullptr);
-    return p;
-  }
   static uintptr_t u(const void* p) { return reinterpret_cast<uintptr_t>(p); }
-
-  std::unique_ptr<Vmalloc> vm;
 };
 
 TEST_F(VmAdviseTest, DontneedZerosAndPunches) {

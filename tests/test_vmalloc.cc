@@ -27,26 +27,23 @@
 #include "test_util.h"
 #include "uvmalloc/uvmalloc.h"
 #include "vmalloc.h"
+#include "vmalloc_fixture.h"
 
 namespace uvm {
 namespace {
 
 using uvm::test::all_zero;
 using uvm::test::fill;
+using uvm::test::GiB;
+using uvm::test::MiB;
+using uvm::test::P;
 using uvm::test::poke;
+using uvm::test::round_up;
 using uvm::test::verify;
-
-constexpr size_t P = pal::kPageSize;
-constexpr size_t MiB = size_t{1} << 20;
-constexpr size_t GiB = size_t{1} << 30;
-
-size_t round_up(size_t n) {
-  return (n + P - 1) & ~(P - 1);
-}
 
 using Param = std::tuple<bool, bool>;  // io_uring, lazy purge
 
-class VmallocTest : public ::testing::TestWithParam<Param> {
+class VmallocTest : public ::testing::TestWithParam<Param>, protected test::VmallocOwner {
  protected:
   bool uring() const { return std::get<0>(GetParam()); }
   bool lazy() const { return std::get<1>(GetParam()); }
@@ -62,36 +59,9 @@ class VmallocTest : public ::testing::TestWithParam<Param> {
     return c;
   }
 
+  using VmallocOwner::start;
   void start() { start(config()); }
-  void start(const vm_config& c) {
-    vm = std::make_unique<Vmalloc>();
-    ASSERT_EQ(vm->init(c), UVM_OK);
-    ASSERT_EQ(vm->check(), "");
-  }
-
-  void TearDown() override {
-    if (vm != nullptr) {
-      EXPECT_EQ(vm->check(), "");
-    }
-  }
-
-  char* alloc(size_t size, size_t align = 1, unsigned flags = 0) {
-    int status = -1;
-    void* p = vm->alloc(size, align, flags, nullptr, &status);
-    EXPECT_NE(p, nullptr) << "size " << size << " align " << align << " status " << status;
-    EXPECT_EQ(status, p != nullptr ? UVM_OK : status);
-    return static_cast<char*>(p);
-  }
-  // Status of an allocation that should fail (and must return null).
-  int alloc_fails(size_t size, size_t align = 1, unsigned flags = 0) {
-    int status = -1;
-    void* p = vm->alloc(size, align, flags, nullptr, &status);
-    EXPECT_EQ(p, nullptr) << "size " << size << " align " << align;
-    if (p != nullptr) vm->free(p);
-    return status;
-  }
-
-  std::unique_ptr<Vmalloc> vm;
+  void TearDown() override { check_at_end(); }
 };
 
 TEST_P(VmallocTest, AllocationsArePageAlignedAndWritable) {

@@ -26,22 +26,19 @@
 #include "test_util.h"
 #include "uvmalloc/uvmalloc.h"
 #include "vmalloc.h"
+#include "vmalloc_fixture.h"
 
 namespace uvm {
 namespace {
 
 using uvm::test::fill;
+using uvm::test::GiB;
+using uvm::test::MiB;
+using uvm::test::P;
 using uvm::test::poke;
 using uvm::test::Rng;
+using uvm::test::round_up;
 using uvm::test::verify;
-
-constexpr size_t P = pal::kPageSize;
-constexpr size_t MiB = size_t{1} << 20;
-constexpr size_t GiB = size_t{1} << 30;
-
-size_t round_up(size_t n) {
-  return (n + P - 1) & ~(P - 1);
-}
 
 void random_bytes(unsigned char* dst, size_t n, Rng& rng) {
   size_t i = 0;
@@ -65,7 +62,7 @@ size_t first_not(const char* p, size_t n, unsigned char c) {
   return n;
 }
 
-class VreallocTest : public ::testing::TestWithParam<bool> {
+class VreallocTest : public ::testing::TestWithParam<bool>, protected test::VmallocOwner {
  protected:
   bool uring() const { return GetParam(); }
 
@@ -79,24 +76,9 @@ class VreallocTest : public ::testing::TestWithParam<bool> {
     return c;
   }
 
+  using VmallocOwner::start;
   void start() { start(config()); }
-  void start(const vm_config& c) {
-    vm = std::make_unique<Vmalloc>();
-    ASSERT_EQ(vm->init(c), UVM_OK);
-  }
-
-  void TearDown() override {
-    if (vm != nullptr) {
-      EXPECT_EQ(vm->check(), "");
-    }
-  }
-
-  char* alloc(size_t size, size_t align = 1) {
-    int status = -1;
-    void* p = vm->alloc(size, align, 0, nullptr, &status);
-    EXPECT_NE(p, nullptr) << "size " << size << " status " << status;
-    return static_cast<char*>(p);
-  }
+  void TearDown() override { check_at_end(); }
   // realloc that must succeed.
   char* resize(void* p, size_t size) {
     int status = -1;
@@ -140,8 +122,6 @@ class VreallocTest : public ::testing::TestWithParam<bool> {
     for (char* b : v) EXPECT_EQ(vm->free(b), UVM_OK);
     v.clear();
   }
-
-  std::unique_ptr<Vmalloc> vm;
 };
 
 INSTANTIATE_TEST_SUITE_P(Uring, VreallocTest, ::testing::Bool(),
