@@ -6,7 +6,7 @@ set -euo pipefail
 # libjemalloc2, libmimalloc2.0, libtcmalloc-minimal4: the small-object
 # allocators of the chains (uvmalloc-run --small, tests/preload, the harness).
 pkgs=(
-  cmake ninja-build g++ clang libclang-rt-14-dev clang-format pkg-config binutils
+  cmake ninja-build g++ clang libclang-rt-14-dev clang-format clang-tidy pkg-config binutils
   liburing-dev libgtest-dev googletest libbenchmark-dev
   libjemalloc-dev libmimalloc-dev libgoogle-perftools-dev
   libjemalloc2 libmimalloc2.0 libtcmalloc-minimal4
