@@ -1,15 +1,18 @@
-/* free_idle_footprint: the three cases of issue 12's table. Not a test
+/* free_idle_footprint: the cases of issue 12's table. Not a test
  * (nothing is asserted); run it by hand:
  *
- *   build/tests/preload/preload_free_idle_footprint CASE [IDLE_MS]      # glibc
- *   LD_PRELOAD=build/preload/libuvmalloc_preload.so \
- *     build/tests/preload/preload_free_idle_footprint CASE [IDLE_MS]    # uvmalloc
+ *   build/release/bench/free_idle_footprint CASE [IDLE_MS]      # glibc
+ *   LD_PRELOAD=build/release/preload/libuvmalloc_preload.so \
+ *     build/release/bench/free_idle_footprint CASE [IDLE_MS]    # uvmalloc
  *
  * CASE is one of
  *   1m      1024 blocks of 1 MiB, every page written, all freed (jemalloc#1230)
  *   128m    16 blocks of 128 MiB, every page written, all freed
  *   grow    realloc doubling from 1 MiB to 1 GiB, only the first MiB written
  *           ("live" is then the grown, untouched block; it is freed after)
+ *   fork    one 512 MiB block written, fork() (the child exits at once), the
+ *           block written again: "live" with the block, then IDLE_MS idle,
+ *           then after malloc_trim(0), then freed
  *
  * Prints the footprint (RssAnon + RssFile from /proc/self/status, plus
  * every allocated page of the process's memfds, mapped or not; RssShmem is
@@ -17,10 +20,12 @@
  * at once after the free, and after IDLE_MS ms idle (default 1500). */
 #define _GNU_SOURCE
 #include <dirent.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -87,11 +92,41 @@ static int allocate(const char* which) {
   return n;
 }
 
+static void idle(long ms) {
+  struct timespec ts = {ms / 1000, (ms % 1000) * 1000000L};
+  nanosleep(&ts, NULL);
+}
+
+/* The fork case: what the pages from before the fork cost once the child is
+ * gone and the parent has rewritten them. */
+static int fork_case(long idle_ms) {
+  size_t size = 512 * MiB;
+  char* p = malloc(size);
+  if (p == NULL) return 1;
+  memset(p, 1, size);
+  pid_t pid = fork();
+  if (pid < 0) return 1;
+  if (pid == 0) _exit(p[size - 1] == 1 ? 0 : 1);
+  int st = 0;
+  if (waitpid(pid, &st, 0) != pid || !WIFEXITED(st) || WEXITSTATUS(st) != 0) return 1;
+  memset(p, 2, size);
+  report("live");
+  idle(idle_ms);
+  report("idle");
+  malloc_trim(0);
+  report("trimmed");
+  int bad = p[0] != 2 || p[size - 1] != 2;
+  free(p);
+  report("freed");
+  return bad;
+}
+
 int main(int argc, char** argv) {
   const char* which = argc > 1 ? argv[1] : "1m";
   long idle_ms = argc > 2 ? atol(argv[2]) : 1500;
+  if (strcmp(which, "fork") == 0) return fork_case(idle_ms);
   if (strcmp(which, "1m") != 0 && strcmp(which, "128m") != 0 && strcmp(which, "grow") != 0) {
-    fprintf(stderr, "usage: %s 1m|128m|grow [IDLE_MS]\n", argv[0]);
+    fprintf(stderr, "usage: %s 1m|128m|grow|fork [IDLE_MS]\n", argv[0]);
     return 2;
   }
   int n = allocate(which);
@@ -99,8 +134,7 @@ int main(int argc, char** argv) {
   report("live");
   for (int i = 0; i < n; i++) free(blocks[i]);
   report("freed");
-  struct timespec ts = {idle_ms / 1000, (idle_ms % 1000) * 1000000L};
-  nanosleep(&ts, NULL);
+  idle(idle_ms);
   report("idle");
   return 0;
 }

@@ -1,9 +1,9 @@
 /* fork_cost: what fork() costs a program with large live allocations, with
  * and without the shim. Not a test (nothing is asserted); run it by hand:
  *
- *   build/tests/preload/preload_fork_cost                     # glibc
- *   LD_PRELOAD=build/preload/libuvmalloc_preload.so \
- *     build/tests/preload/preload_fork_cost                   # uvmalloc
+ *   build/release/bench/fork_cost                     # glibc
+ *   LD_PRELOAD=build/release/preload/libuvmalloc_preload.so \
+ *     build/release/bench/fork_cost                   # uvmalloc
  *
  * For 10 MiB (10 blocks of 1 MiB) and then 1 GiB (64 blocks of 16 MiB) of
  * live, fully touched allocations, each repetition allocates the blocks
