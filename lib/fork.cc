@@ -168,13 +168,14 @@ size_t Vmalloc::memfd_bytes() const {
 void Vmalloc::gen_put(uint32_t gen) {
   std::lock_guard<std::mutex> g(gen_lock_);
   for (old_file& f : old_files_) {
-    if (f.refs > 0 && f.gen == gen) f.fruitless = 0;  // a freed block: worth a look again
-    if (f.refs > 0 && f.gen == gen && --f.refs == 0) {
+    if (f.refs <= 0 || f.gen != gen) continue;
+    f.fruitless = 0;  // a freed block: worth a look again
+    if (--f.refs == 0) {
       pal::close_owned(f.fd, f.id);
       pal::file_unhold(&f.token);
       f = {};
-      return;
     }
+    return;
   }
 }
 

@@ -88,6 +88,13 @@ uint64_t Vmalloc::old_file_pace_ns(const old_file& f) const {
   return base << std::min(f.fruitless, 4u);
 }
 
+// A releasable file (held, not shared) not looked at for its pace (any
+// time with `now`), at time t.
+bool Vmalloc::old_file_due(const old_file& f, uint64_t t, bool now) const {
+  return f.refs > 0 && f.token.fd >= 0 && !f.shared &&
+         (now || t - f.scanned_ns >= old_file_pace_ns(f));
+}
+
 // A file is due when it was not scanned for a while and is ours alone now;
 // finding that out costs two system calls, made outside gen_lock_.
 bool Vmalloc::old_files_due(bool now) const {
@@ -97,9 +104,7 @@ bool Vmalloc::old_files_due(bool now) const {
   {
     std::lock_guard<std::mutex> g(gen_lock_);
     for (const old_file& f : old_files_)
-      if (f.refs > 0 && f.token.fd >= 0 && !f.shared &&
-          (now || t - f.scanned_ns >= old_file_pace_ns(f)))
-        due[n++] = f.token;
+      if (old_file_due(f, t, now)) due[n++] = f.token;
   }
   for (int i = 0; i < n; ++i)
     if (!pal::file_held_elsewhere(due[i])) return true;
@@ -121,9 +126,7 @@ size_t Vmalloc::release_old_files(bool now) {
       std::lock_guard<std::mutex> g(gen_lock_);
       f = old_files_[i];
     }
-    if (f.refs <= 0 || f.token.fd < 0 || f.shared ||
-        (!now && t - f.scanned_ns < old_file_pace_ns(f)))
-      continue;
+    if (!old_file_due(f, t, now)) continue;
     if (!pal::same_file(f.fd, f.id) || pal::file_held_elsewhere(f.token)) continue;
     size_t got = release_old_file(f);
     freed += got;

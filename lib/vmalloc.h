@@ -294,6 +294,7 @@ class Vmalloc {
   template <typename Fn>
   bool for_each_old_block(const old_file& f, Fn fn);
   uint64_t old_file_pace_ns(const old_file& f) const;
+  bool old_file_due(const old_file& f, uint64_t t, bool now) const;
   static constexpr int kMaxOldFiles = 64;
   uint32_t gen_ = 0;
   mutable std::mutex gen_lock_;
