@@ -104,12 +104,13 @@ def allocators(args):
     for name, lib, _ in ALLOCATORS:
         if name not in wanted:
             continue
-        lib = args.shim if lib is None else lib
-        if lib and not os.path.isfile(lib):
+        lib = args.shim if lib is None else lib.format(shim=args.shim)  # a chain names the shim first
+        missing = [part for part in lib.split(":") if lib and not os.path.isfile(part)]
+        if missing:
             if args.skip_missing:
-                print(f"scaling: {name} skipped, {lib} not found", flush=True)
+                print(f"scaling: {name} skipped, {missing[0]} not found", flush=True)
                 continue
-            fail(f"{name}: {lib} not found (scripts/setup.sh installs the peers; --skip-missing "
+            fail(f"{name}: {missing[0]} not found (scripts/setup.sh installs the peers; --skip-missing "
                  "leaves them out)")
         out.append((name, lib))
     for extra in args.extra:
@@ -288,7 +289,7 @@ def main():
     ap.add_argument("--build-dir", required=True, help="build directory holding preload/libuvmalloc_preload.so")
     ap.add_argument("--mode", choices=("quick", "full"), default="quick")
     ap.add_argument("--reps", type=int, help="repetitions (default 3 quick, 5 full)")
-    ap.add_argument("--only", help="comma-separated allocators (glibc,jemalloc,mimalloc,tcmalloc,uvmalloc)")
+    ap.add_argument("--only", help="comma-separated allocators (glibc,jemalloc,mimalloc,tcmalloc,uvmalloc,uvmalloc+mimalloc,uvmalloc+jemalloc)")
     ap.add_argument("--scenarios", help="comma-separated scenarios (default: all)")
     ap.add_argument("--threads", help="comma-separated thread counts (default: 1, 2, 4, ... nproc, 2 x nproc)")
     ap.add_argument("--bin", help="a built thread_scaling (default: compiled here with gcc -O2)")
