@@ -100,6 +100,14 @@ size_t Vmalloc::live() const {
   return m > l ? m - l : 0;
 }
 
+size_t Vmalloc::live_near(const vmap_node& node) const {
+  long lazy = lazy_total_.load(std::memory_order_relaxed) +
+              (static_cast<long>(node.lazy.bytes()) - static_cast<long>(node.published));
+  size_t m = mapped_.load(std::memory_order_relaxed);
+  size_t l = lazy > 0 ? static_cast<size_t>(lazy) : 0;
+  return m > l ? m - l : 0;
+}
+
 size_t Vmalloc::live_peak(size_t live) const {
   return peak_.get(live, pal::coarse_ns() / 1000000, config().pool.decay_ms);
 }
@@ -145,21 +153,27 @@ void Vmalloc::lazy_publish(vmap_node& node, bool force) {
 // this guard, whose address suits `align`, from the smallest size class up:
 // this CPU's node first, then the others that hold enough bytes to have one.
 vm_struct* Vmalloc::lazy_take(vmap_node& own, size_t size, unsigned guard, size_t align) {
-  if (vm_struct* vm = lazy_take_from(own, size, guard, align)) return vm;
+  // Two rounds over the nodes: first an area whose tail may stay (reuse()
+  // trims beyond 1.5x, which costs an unmap), then any up to 2x.
+  size_t limits[2] = {size + size / 2, 2 * size};
+  if (config().efence) limits[0] = limits[1] = size;  // efence places by the exact size
   unsigned first = static_cast<unsigned>(&own - nodes_);
-  for (unsigned i = 1; i < nr_nodes_; ++i) {
-    vmap_node& node = nodes_[(first + i) % nr_nodes_];
-    if (node.lazy.bytes() < size) continue;  // a hint, read without the lock
-    if (vm_struct* vm = lazy_take_from(node, size, guard, align)) return vm;
+  for (size_t limit : limits) {
+    for (unsigned i = 0; i < nr_nodes_; ++i) {
+      vmap_node& node = nodes_[(first + i) % nr_nodes_];
+      if (i != 0 && node.lazy.bytes() < size) continue;  // a hint, read without the lock
+      if (vm_struct* vm = lazy_take_from(node, size, limit, guard, align)) return vm;
+    }
+    if (limits[1] == limits[0]) break;
   }
   return nullptr;
 }
 
-vm_struct* Vmalloc::lazy_take_from(vmap_node& node, size_t size, unsigned guard, size_t align) {
+vm_struct* Vmalloc::lazy_take_from(vmap_node& node, size_t size, size_t limit, unsigned guard,
+                                   size_t align) {
   // Candidates looked at before giving up: the bins may hold many areas of
   // the wrong alignment or from before a fork, and this runs on every alloc.
   constexpr int kMaxProbes = 16;
-  size_t limit = config().efence ? size : 2 * size;  // efence places by the exact size
   std::lock_guard<std::mutex> g(node.lazy.lock());
   // A block from before a fork pins its whole old pool file: let it go.
   vm_struct* vm = node.lazy.take(size, limit, kMaxProbes, [&](const vm_struct* v) {
@@ -478,6 +492,7 @@ void* Vmalloc::reuse(vmap_node& node, vm_struct* vm, size_t size, size_t offset,
   size_t mapped = pal::page_align(size);
   // Still parked, so nobody else looks at it: the tail goes without a lock.
   bool trim = vm->size - mapped > mapped / 2 && shrink(vm, mapped) == UVM_OK;
+  size_t live;
   {
     std::lock_guard<std::mutex> g(node.lazy.lock());  // for info(), which reads all four
     vm->requested = size;
@@ -485,9 +500,10 @@ void* Vmalloc::reuse(vmap_node& node, vm_struct* vm, size_t size, size_t offset,
     vm->align = align;
     vm->caller = caller;
     VmSpace::unpark(vm->va);
+    live = live_near(node);
   }
   if (flags & VM_ZERO) memset(reinterpret_cast<void*>(vm->addr), 0, vm->size);
-  peak_.raise(live());
+  peak_.raise(live);
   if (trim) node.trimmed.fetch_add(1, std::memory_order_relaxed);
   node.reused.fetch_add(1, std::memory_order_relaxed);
   node.allocs.fetch_add(1, std::memory_order_relaxed);

@@ -179,7 +179,8 @@ class Vmalloc {
   void unlock_nodes() const;
   // A lazy area for `size` bytes from this CPU's node, else another's.
   vm_struct* lazy_take(vmap_node& own, size_t size, unsigned guard_flag, size_t align);
-  vm_struct* lazy_take_from(vmap_node& node, size_t size, unsigned guard, size_t align);
+  vm_struct* lazy_take_from(vmap_node& node, size_t size, size_t limit, unsigned guard,
+                            size_t align);
   void lazy_add(vmap_node& node, vm_struct* vm);
   // Bring lazy_total_ up to date with `node` (its lock held) when the two
   // differ by a batch, or always with `force`.
@@ -200,6 +201,10 @@ class Vmalloc {
   // Bytes of live areas: mapped, less what is lazily freed (relaxed loads,
   // no lock: the two may be a purge apart, never by more than it holds).
   size_t live() const;
+  // live() from the published lazy total and this node's own count, within
+  // a batch per other node: for the peak on the reuse path, which must not
+  // read every node's line. Under node.lazy.lock().
+  size_t live_near(const vmap_node& node) const;
   // Lazily freed bytes and areas over all nodes, exact when quiescent.
   size_t lazy_bytes() const;
   size_t lazy_areas() const;
