@@ -64,8 +64,19 @@ WORKLOADS = [
     ("k", "sort", "LC_ALL=C sort --parallel=2 -S 200M of generated lines", "32 MiB / 100 MiB"),
     ("m", "git_repack", "git repack -adf (2 threads) of a generated repository", "16 x 1 / 4 MiB files, 4 / 6 commits"),
     ("l", "small_pairs", "malloc+free of 8..1024 bytes: the shim's cost where it does nothing", "20M / 100M pairs"),
+    ("l1", "small_threads", "4 threads churning 4,096 live blocks of 24..2048 bytes, 1/64 freed by another thread",
+     "4M / 20M steps a thread"),
+    ("n", "perl_count", "perl counting the words and numbers of the sort input in hashes (small blocks)",
+     "400k / 1.5M lines"),
 ]
-PROGRAMS = {"zstd", "xz", "sort", "git_repack"}
+PROGRAMS = {"zstd", "xz", "sort", "git_repack", "perl_count"}
+# perl_count's program: every word and every number of the first LINES lines
+# counted in hashes, then the words with their counts in byte order and the
+# number of distinct numbers. gen.py picks LINES (perl_count.lines) and
+# computes the expected output independently (perl_count.sha256).
+PERL_COUNT = ('my @f = split; $n{pop @f}++; $w{$_}++ for @f; last if $. >= LINES; '
+              'END { print "$_ $w{$_}\\n" for sort keys %w; print scalar(keys %n), "\\n" }')
+
 
 
 def fail(msg):
@@ -185,7 +196,7 @@ class Harness:
         self.scratch = os.path.join(args.work, "runs")
         os.makedirs(self.scratch, exist_ok=True)
         self.expect = {}
-        for k in ("zstd", "xz", "sort"):
+        for k in ("zstd", "xz", "sort", "perl_count"):
             with open(os.path.join(args.data, k + ".sha256")) as f:
                 self.expect[k] = f.read().strip()
         with open(os.path.join(args.data, "repo.objects")) as f:
@@ -202,6 +213,11 @@ class Harness:
         if wname == "sort":
             return ["sort", "--parallel=2", "-S", "200M", "-o", os.path.join(s, "out.sort"),
                     os.path.join(d, "sort.in")], None
+        if wname == "perl_count":
+            with open(os.path.join(d, "perl_count.lines")) as f:
+                lines = int(f.read())
+            return ["perl", "-ne", PERL_COUNT.replace("LINES", str(lines)), os.path.join(d, "sort.in")], \
+                os.path.join(s, "out.perl")
         if wname == "git_repack":
             return ["git", "-C", os.path.join(d, "repo.git"), "-c", "pack.threads=2", "repack", "-adfq"], None
         if wname == "xthread_churn":
@@ -218,6 +234,8 @@ class Harness:
             got = sha256_stream(["xz", "-d", "-c", os.path.join(s, "out.xz")])
         elif wname == "sort":
             got = sha256_file(os.path.join(s, "out.sort"))
+        elif wname == "perl_count":
+            got = sha256_file(os.path.join(s, "out.perl"))
         elif wname == "git_repack":
             # One pack with every object, each of which reads back (fsck).
             repo = os.path.join(self.args.data, "repo.git")
@@ -230,7 +248,7 @@ class Harness:
                 return f"{len(packs)} packs after the repack"
         else:
             return None
-        for f in ("out.zst", "out.xz", "out.sort"):
+        for f in ("out.zst", "out.xz", "out.sort", "out.perl"):
             try:
                 os.unlink(os.path.join(s, f))
             except FileNotFoundError:

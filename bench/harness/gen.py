@@ -11,6 +11,9 @@
   sort.sha256  the SHA-256 of sort.in sorted by bytes (LC_ALL=C order),
            computed here, independently of sort(1)
   *.sha256 of zstd.in and xz.in, for the round-trip checks
+  perl_count.lines, perl_count.sha256  how many lines of sort.in the perl
+           workload reads (400k quick, 1.5M full), and the SHA-256 of what it
+           prints (computed here: word counts in byte order, distinct numbers)
   repo.git a bare git repository for `git repack -adf`: 16 files of the
            same kind of text (1 MiB each quick, 4 MiB full) over 4 / 6
            commits that each rewrite stretches of half the files, made with
@@ -19,6 +22,7 @@
 
 usage: gen.py quick|full DIR
 """
+import collections
 import hashlib
 import os
 import random
@@ -102,6 +106,20 @@ def sort_input(rng, words, nbytes):
     return lines
 
 
+def perl_count(out, lines):
+    """What driver.py's perl_count prints for these first lines of sort.in."""
+    words, numbers = collections.Counter(), set()
+    for line in lines:
+        fields = line.split()
+        numbers.add(fields[-1])
+        words.update(fields[:-1])
+    text = b"".join(b"%s %d\n" % (w, words[w]) for w in sorted(words)) + b"%d\n" % len(numbers)
+    with open(os.path.join(out, "perl_count.lines"), "w") as f:
+        f.write("%d\n" % len(lines))
+    with open(os.path.join(out, "perl_count.sha256"), "w") as f:
+        f.write(hashlib.sha256(text).hexdigest() + "\n")
+
+
 def edit(rng, pool, body):
     """The file with a few stretches rewritten and one inserted."""
     out = bytearray(body)
@@ -173,6 +191,7 @@ def main():
     lines = sort_input(random.Random(7), words, (100 if full else 32) * MiB)
     with open(os.path.join(out, "sort.in"), "wb") as f:
         f.write(b"".join(lines))
+    perl_count(out, lines[: 1500000 if full else 400000])
     lines.sort()  # bytes order == LC_ALL=C sort order
     with open(os.path.join(out, "sort.sha256"), "w") as f:
         f.write(hashlib.sha256(b"".join(lines)).hexdigest() + "\n")
