@@ -52,7 +52,7 @@ void Vmalloc::fork_prepare() {
   });
   space_.unlock_all();
   for (unsigned i = 0; i < nr_nodes_; ++i) {
-    std::lock_guard<std::mutex> g(nodes_[i].lazy.lock());
+    std::lock_guard<AdaptiveMutex> g(nodes_[i].lazy.lock());
     nodes_[i].lazy.for_each([&](const vm_struct& vm) { remap_private(&vm); });
   }
   hold_for_fork();
@@ -133,7 +133,7 @@ void Vmalloc::fork_switch(bool child, bool lost) {
   });
   space_.unlock_all();
   for (unsigned i = 0; i < nr_nodes_; ++i) {
-    std::lock_guard<std::mutex> g(nodes_[i].lazy.lock());
+    std::lock_guard<AdaptiveMutex> g(nodes_[i].lazy.lock());
     nodes_[i].lazy.for_each([&](const vm_struct& vm) { refs += current(vm.gen) ? 1 : 0; });
   }
   {

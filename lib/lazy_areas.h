@@ -13,6 +13,7 @@
 #include <mutex>
 #include <string>
 
+#include "adaptive_mutex.h"
 #include "size_bins.h"
 #include "vm_struct.h"
 
@@ -24,7 +25,7 @@ class LazyAreas {
   LazyAreas(const LazyAreas&) = delete;
   LazyAreas& operator=(const LazyAreas&) = delete;
 
-  std::mutex& lock() const { return lock_; }
+  AdaptiveMutex& lock() const { return lock_; }
 
   // Add `vm` as the newest, freed at `now` (ns).
   void insert(vm_struct* vm, uint64_t now);
@@ -56,7 +57,7 @@ class LazyAreas {
   std::string check() const;
 
  private:
-  mutable std::mutex lock_;
+  mutable AdaptiveMutex lock_;  // taken from any CPU: spins before it sleeps
   SizeBins<vm_struct> bins_;
   vm_struct* head_ = nullptr;  // oldest
   vm_struct* tail_ = nullptr;  // newest

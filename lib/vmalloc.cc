@@ -128,7 +128,7 @@ size_t Vmalloc::lazy_bytes() const {
 size_t Vmalloc::lazy_areas() const {
   size_t areas = 0;
   for (unsigned i = 0; i < nr_nodes_; ++i) {
-    std::lock_guard<std::mutex> g(nodes_[i].lazy.lock());
+    std::lock_guard<AdaptiveMutex> g(nodes_[i].lazy.lock());
     areas += nodes_[i].lazy.areas();
   }
   return areas;
@@ -174,7 +174,7 @@ vm_struct* Vmalloc::lazy_take_from(vmap_node& node, size_t size, size_t limit, u
   // Candidates looked at before giving up: the bins may hold many areas of
   // the wrong alignment or from before a fork, and this runs on every alloc.
   constexpr int kMaxProbes = 16;
-  std::lock_guard<std::mutex> g(node.lazy.lock());
+  std::lock_guard<AdaptiveMutex> g(node.lazy.lock());
   // A block from before a fork pins its whole old pool file: let it go.
   vm_struct* vm = node.lazy.take(size, limit, kMaxProbes, [&](const vm_struct* v) {
     return guard_flag(v) == guard && v->addr % align == 0 && current(v->gen);
@@ -184,7 +184,7 @@ vm_struct* Vmalloc::lazy_take_from(vmap_node& node, size_t size, size_t limit, u
 }
 
 void Vmalloc::lazy_add(vmap_node& node, vm_struct* vm) {
-  std::unique_lock<std::mutex> g(node.lazy.lock());
+  std::unique_lock<AdaptiveMutex> g(node.lazy.lock());
   node.lazy.insert(vm, pal::coarse_ns());
   lazy_publish(node, false);
   // Sized by what is live: a program that frees most of what it had keeps
@@ -221,7 +221,7 @@ void Vmalloc::purge() {
   vm_struct** tail = &victims;
   for (unsigned i = 0; i < nr_nodes_; ++i) {
     vmap_node& node = nodes_[i];
-    std::lock_guard<std::mutex> g(node.lazy.lock());
+    std::lock_guard<AdaptiveMutex> g(node.lazy.lock());
     *tail = node.lazy.detach_all();
     while (*tail != nullptr) tail = &(*tail)->lru_next;
     lazy_publish(node, true);
@@ -238,7 +238,7 @@ bool Vmalloc::decay() {
   for (unsigned i = 0; now > age && i < nr_nodes_; ++i) {
     vmap_node& node = nodes_[i];
     if (node.lazy.bytes() == 0) continue;  // a hint, read without the lock
-    std::lock_guard<std::mutex> g(node.lazy.lock());
+    std::lock_guard<AdaptiveMutex> g(node.lazy.lock());
     if (node.lazy.detach_older(now - age, &tail) != 0) lazy_publish(node, true);
   }
   // Pages of the areas just purged keep their free time: the ones unused
@@ -494,7 +494,7 @@ void* Vmalloc::reuse(vmap_node& node, vm_struct* vm, size_t size, size_t offset,
   bool trim = vm->size - mapped > mapped / 2 && shrink(vm, mapped) == UVM_OK;
   size_t live;
   {
-    std::lock_guard<std::mutex> g(node.lazy.lock());  // for info(), which reads all four
+    std::lock_guard<AdaptiveMutex> g(node.lazy.lock());  // for info(), which reads all four
     vm->requested = size;
     vm->offset = offset;
     vm->align = align;
@@ -686,7 +686,7 @@ void Vmalloc::info(FILE* out) const {
     }
   } while (from != 0);
   for (unsigned i = 0; i < nr_nodes_; ++i) {
-    std::lock_guard<std::mutex> g(nodes_[i].lazy.lock());
+    std::lock_guard<AdaptiveMutex> g(nodes_[i].lazy.lock());
     nodes_[i].lazy.for_each([&](const vm_struct& vm) {
       fprintf(out, "0x%016lx-0x%016lx %10zu unpurged vm_area\n",
               static_cast<unsigned long>(vm.addr), static_cast<unsigned long>(vm.va->va_end),
@@ -705,7 +705,7 @@ std::string Vmalloc::check() const {
   long published = 0;
   for (unsigned i = 0; i < nr_nodes_; ++i) {
     const vmap_node& node = nodes_[i];
-    std::lock_guard<std::mutex> g(node.lazy.lock());
+    std::lock_guard<AdaptiveMutex> g(node.lazy.lock());
     why = node.lazy.check();
     if (!why.empty()) return "node " + std::to_string(i) + " lazy areas: " + why;
     lazy += node.lazy.areas();

@@ -5,10 +5,11 @@
 // under its own lock, its own operation counters (summed on read), and its
 // share of the global lazy byte count not yet published.
 //
-// Locks: lazy.lock() guards `lazy` (but its bytes()) and `published`; the
-// counters and the `freed` history are atomics written by any thread that
-// ran on this CPU. Several node locks are taken in index order
-// only, after the space's busy lock and never before it.
+// Locks: lazy.lock() (an AdaptiveMutex: other CPUs take it to steal)
+// guards `lazy` (but its bytes()) and `published`; the counters and the
+// `freed` history are atomics written by any thread that ran on this CPU.
+// Several node locks are taken in index order only, after the space's busy
+// lock and never before it.
 #pragma once
 
 #include <atomic>
