@@ -8,6 +8,7 @@
 // overlap, and the counters agree. Some rounds end in a fork whose child
 // checks the same of its snapshot.
 #include <gtest/gtest.h>
+#include <sched.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -240,6 +241,51 @@ TEST(VmapNodes, ThreadsFreeingEachOthersBlocksKeepEveryInvariant) {
     model.free_everything();
     model.check_all("all freed");
   }
+}
+
+// Runs on `cpu` from here on (false when it may not).
+bool pin_to(int cpu) {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  CPU_SET(cpu, &set);
+  return sched_setaffinity(0, sizeof set, &set) == 0 && uvm::pal::current_cpu() == unsigned(cpu);
+}
+
+// Reuse prefers an area of another node that fits as it is to one of its own
+// node that would have its tail unmapped (a syscall, and a TLB shootdown on
+// every CPU the process runs on).
+TEST(VmapNodes, ReuseTakesAnotherNodesAreaThatNeedsNoTrim) {
+  cpu_set_t allowed;
+  ASSERT_EQ(sched_getaffinity(0, sizeof allowed, &allowed), 0);
+  std::vector<int> cpus;
+  for (int c = 0; c < CPU_SETSIZE && cpus.size() < 2; ++c)
+    if (CPU_ISSET(c, &allowed)) cpus.push_back(c);
+  if (cpus.size() < 2 || cpus[0] % uvm::pal::nr_cpus() == cpus[1] % uvm::pal::nr_cpus())
+    GTEST_SKIP() << "needs two CPUs of different vmap nodes";
+  vm_config c;
+  c.reserve = size_t{1} << 30;
+  c.min_reserve = size_t{256} << 20;
+  c.pool.refill = 0;
+  Vmalloc vm;
+  ASSERT_EQ(vm.init(c), UVM_OK);
+  int status;
+  auto alloc = [&](size_t n) { return vm.alloc(n, 1, 0, nullptr, &status); };
+  ASSERT_TRUE(pin_to(cpus[0]));
+  void* own = alloc(MiB + 800 * 1024);  // fits 1 MiB, but beyond 1.5x: trimmed
+  ASSERT_NE(own, nullptr);
+  ASSERT_TRUE(pin_to(cpus[1]));
+  void* other = alloc(MiB + 200 * 1024);  // fits 1 MiB as it is
+  ASSERT_NE(other, nullptr);
+  ASSERT_EQ(vm.free(other), UVM_OK);  // into the second CPU's node
+  ASSERT_TRUE(pin_to(cpus[0]));
+  ASSERT_EQ(vm.free(own), UVM_OK);  // into the first's
+  void* got = alloc(MiB);
+  EXPECT_EQ(got, other);
+  vm_stats st = vm.stats();
+  EXPECT_EQ(st.trimmed, 0u);
+  EXPECT_EQ(vm.check(), "");
+  ASSERT_EQ(sched_setaffinity(0, sizeof allowed, &allowed), 0);
+  ASSERT_EQ(vm.free(got), UVM_OK);
 }
 
 }  // namespace
