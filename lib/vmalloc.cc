@@ -161,7 +161,7 @@ vm_struct* Vmalloc::lazy_take(vmap_node& own, size_t size, unsigned guard, size_
   for (size_t limit : limits) {
     for (unsigned i = 0; i < nr_nodes_; ++i) {
       vmap_node& node = nodes_[(first + i) % nr_nodes_];
-      if (i != 0 && node.lazy.bytes() < size) continue;  // a hint, read without the lock
+      if (node.lazy.bytes() < size) continue;  // a hint, read without the lock
       if (vm_struct* vm = lazy_take_from(node, size, limit, guard, align)) return vm;
     }
     if (limits[1] == limits[0]) break;
